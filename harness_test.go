@@ -1,0 +1,151 @@
+package k8s_event
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func init() {
+	// Chain order as plugin.cfg would give it: both near the end.
+	for _, d := range []string{"kubeapi", pluginName} {
+		if !slices.Contains(dnsserver.Directives, d) {
+			dnsserver.Directives = append(dnsserver.Directives, d)
+		}
+	}
+	caddy.Quiet = true
+	dnsserver.Quiet = true
+}
+
+// Pod identity the tests run as.
+const (
+	testPod  = "coredns-7d8f9c-abcde"
+	testNS   = "kube-system"
+	testUID  = "0b6f4c1e-2f43-4d7e-9a5e-3c0e7e1d2a11"
+	testNode = "node-1"
+)
+
+func setPodEnv(t *testing.T, withUID bool) {
+	t.Helper()
+	t.Setenv(envPodName, testPod)
+	t.Setenv(envNamespace, testNS)
+	t.Setenv(envNodeName, testNode)
+	if withUID {
+		t.Setenv(envPodUID, testUID)
+	} else {
+		t.Setenv(envPodUID, "")
+	}
+}
+
+// serialize keeps tests that start CoreDNS instances from sharing the process-wide
+// listener.
+var serialize sync.Mutex
+
+// useFakeClient makes kubeapi's client, for every server block, the given fake.
+func useFakeClient(t *testing.T, client kubernetes.Interface) {
+	t.Helper()
+	serialize.Lock()
+	prevClient, prevTiming := kubeClient, reporterTiming
+	kubeClient = func(*dnsserver.Config) (kubernetes.Interface, error) { return client, nil }
+	t.Cleanup(func() {
+		kubeClient, reporterTiming = prevClient, prevTiming
+		serialize.Unlock()
+	})
+}
+
+// corefile builds a Corefile of server blocks on free ports, each with kubeapi and the
+// given k8s_event stanza.
+func corefile(stanzas ...string) string {
+	var s string
+	for i, st := range stanzas {
+		s += fmt.Sprintf("example%d.org:0 {\n  kubeapi {\n    endpoint http://127.0.0.1:1\n  }\n  %s\n}\n", i, st)
+	}
+	return s
+}
+
+func input(contents string) caddy.Input {
+	return caddy.CaddyfileInput{Contents: []byte(contents), Filepath: "Corefile", ServerTypeName: "dns"}
+}
+
+// startCoreDNS starts a CoreDNS instance in-process and stops it at the end of the test.
+func startCoreDNS(t *testing.T, contents string) *caddy.Instance {
+	t.Helper()
+	inst, err := caddy.Start(input(contents))
+	if err != nil {
+		t.Fatalf("starting CoreDNS: %v", err)
+	}
+	return inst
+}
+
+// stopCoreDNS stops inst as the process's final shutdown would.
+func stopCoreDNS(t *testing.T, inst *caddy.Instance) {
+	t.Helper()
+	if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
+		t.Errorf("shutdown callbacks: %v", errs)
+	}
+	if err := inst.Stop(); err != nil {
+		t.Errorf("stopping CoreDNS: %v", err)
+	}
+}
+
+// events lists the events in ns, oldest first.
+func events(t *testing.T, client kubernetes.Interface, ns string) []corev1.Event {
+	t.Helper()
+	list, err := client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing events: %v", err)
+	}
+	sort.SliceStable(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	return list.Items
+}
+
+// eventuallyEvents polls until match accepts the events in ns, or fails after a deadline.
+func eventuallyEvents(t *testing.T, client kubernetes.Interface, ns string, what string, match func([]corev1.Event) bool) []corev1.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := events(t, client, ns)
+		if match(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; events: %s", what, describe(evs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// countMessage counts the events with message msg, adding up their Count fields.
+func countMessage(evs []corev1.Event, msg string) (objects int, count int32) {
+	for _, e := range evs {
+		if e.Message == msg {
+			objects++
+			count += e.Count
+		}
+	}
+	return objects, count
+}
+
+func describe(evs []corev1.Event) string {
+	s := fmt.Sprintf("%d events", len(evs))
+	for _, e := range evs {
+		s += fmt.Sprintf("\n  %s %s %s x%d %q", e.Type, e.Reason, e.InvolvedObject.Kind, e.Count, e.Message)
+	}
+	return s
+}
+
+// newFake returns a fake clientset holding the CoreDNS Pod.
+func newFake() *fake.Clientset {
+	return fake.NewClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: testPod, Namespace: testNS, UID: testUID}})
+}

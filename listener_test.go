@@ -1,0 +1,126 @@
+package k8s_event
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	corev1 "k8s.io/api/core/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// newTestReporter starts a reporter on a fake clientset with a fake clock, its listener
+// not registered: tests call it directly, as CoreDNS's log package would.
+func newTestReporter(t *testing.T, stanza string) (*reporter, *clocktesting.FakeClock, *fake.Clientset) {
+	t.Helper()
+	cfg, err := parse(caddy.NewTestController("dns", stanza))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	tm := defaultTiming
+	tm.clock = clk
+	client := newFake()
+	id := identity{podName: testPod, namespace: testNS, podUID: testUID, nodeName: testNode}
+	r := newReporter(cfg, client, id, nil, tm)
+	t.Cleanup(func() { <-r.stop() })
+	return r, clk, client
+}
+
+func TestBurstThenThrottle(t *testing.T) {
+	r, clk, client := newTestReporter(t, "k8s_event {\n level info error\n rate 1/10 5\n}")
+	for i := range 20 {
+		r.listener.Errorf("plugin/errors: ", "warning-type line %d", i)
+		r.listener.Infof("plugin/reload: ", "normal-type line %d", i)
+	}
+	// Each event type has its own bucket of 5.
+	waitCount(t, client, 10)
+	// 10 s later one token per bucket is back.
+	clk.Step(10 * time.Second)
+	for i := range 5 {
+		r.listener.Errorf("plugin/errors: ", "later %d", i)
+	}
+	<-r.stop()
+	evs := events(t, client, testNS)
+	for i := range 5 {
+		for _, msg := range []string{fmt.Sprintf("plugin/errors: warning-type line %d", i), fmt.Sprintf("plugin/reload: normal-type line %d", i)} {
+			if n, _ := countMessage(evs, msg); n != 1 {
+				t.Errorf("%q: %d events, want 1", msg, n)
+			}
+		}
+	}
+	if n, _ := countMessage(evs, "plugin/errors: later 0"); n != 1 {
+		t.Errorf("the line after the refill was not reported: %s", describe(evs))
+	}
+	if len(evs) != 11 {
+		t.Errorf("%d events, want 5 + 5 from the bursts and 1 after the refill: %s", len(evs), describe(evs))
+	}
+}
+
+func TestRepeatedLineCountsUp(t *testing.T) {
+	r, _, client := newTestReporter(t, "k8s_event {\n rate 1 10\n}")
+	for range 4 {
+		r.listener.Error("plugin/errors: ", "same line")
+	}
+	<-r.stop()
+	evs := events(t, client, testNS)
+	if n, count := countMessage(evs, "plugin/errors: same line"); n != 1 || count != 4 {
+		t.Errorf("want one event with Count 4, got %s", describe(evs))
+	}
+}
+
+func TestFatalWrittenBeforeReturn(t *testing.T) {
+	r, _, client := newTestReporter(t, "k8s_event {\n level fatal\n}")
+	r.listener.Fatalf("plugin/loop: ", "Loop (%s -> %s) detected for zone %q", "127.0.0.1:53", ":53", ".")
+	// No waiting: the event must be there as the call returns, as os.Exit follows.
+	evs := events(t, client, testNS)
+	if len(evs) != 1 {
+		t.Fatalf("want the fatal event written before Fatalf returned, got %s", describe(evs))
+	}
+	checkEvent(t, evs[0], wantEvent(podRef, "CoreDNSFatal", "Warning", `plugin/loop: Loop (127.0.0.1:53 -> :53) detected for zone "."`))
+}
+
+func TestFatalBoundedWhenAPIHangs(t *testing.T) {
+	r, _, client := newTestReporter(t, "k8s_event {\n level fatal\n}")
+	r.timing.fatalTimeout = 100 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	client.PrependReactor("create", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		<-release
+		return true, nil, nil
+	})
+	done := make(chan struct{})
+	go func() {
+		r.listener.Fatal("plugin/loop: ", "Loop detected")
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a fatal line waited more than 5 s on a hung API, want it bounded by the 100 ms timeout")
+	}
+}
+
+func TestRefusedLineDoesNotAllocate(t *testing.T) {
+	r, _, _ := newTestReporter(t, "k8s_event {\n rate 1/3600 1\n}")
+	r.listener.Errorf("plugin/errors: ", "takes the only token")
+	cases := map[string]func(){
+		"level not reported": func() { r.listener.Infof("plugin/errors: ", "%s", "x") },
+		"rate limited":       func() { r.listener.Errorf("plugin/errors: ", "%s", "x") },
+	}
+	for name, f := range cases {
+		if allocs := testing.AllocsPerRun(1000, f); allocs != 0 {
+			t.Errorf("%s: %v allocations per line, want 0", name, allocs)
+		}
+	}
+}
+
+// waitCount waits until the events in the test namespace add up to n lines.
+func waitCount(t *testing.T, client *fake.Clientset, n int) {
+	t.Helper()
+	eventuallyEvents(t, client, testNS, fmt.Sprintf("%d events", n), func(evs []corev1.Event) bool { return len(evs) == n })
+}

@@ -1,0 +1,54 @@
+package k8s_event
+
+import (
+	"fmt"
+	"sync"
+	"unicode/utf8"
+)
+
+const (
+	// maxMessageBytes bounds an Event message, marker included.
+	maxMessageBytes = 1024
+	// truncatedMarker ends a message that was cut to maxMessageBytes.
+	truncatedMarker = " [truncated]"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// formatMessage renders a log line as CoreDNS prints it after the level tag: the logger
+// prefix ("plugin/NAME: ") then the text. The arguments are formatted as given, never
+// reinterpreted as a format string.
+func formatMessage(prefix, format string, v []any, formatted bool) string {
+	bp := bufPool.Get().(*[]byte)
+	buf := append((*bp)[:0], prefix...)
+	if formatted {
+		buf = fmt.Appendf(buf, format, v...)
+	} else {
+		buf = fmt.Append(buf, v...)
+	}
+	msg := string(clip(trimNewlines(buf)))
+	if cap(buf) <= 4*maxMessageBytes {
+		*bp = buf
+		bufPool.Put(bp)
+	}
+	return msg
+}
+
+func trimNewlines(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// clip cuts b to maxMessageBytes on a UTF-8 boundary, ending it with truncatedMarker.
+func clip(b []byte) []byte {
+	if len(b) <= maxMessageBytes {
+		return b
+	}
+	cut := maxMessageBytes - len(truncatedMarker)
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return append(b[:cut], truncatedMarker...)
+}
