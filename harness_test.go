@@ -53,7 +53,7 @@ func setPodEnv(t *testing.T, withUID bool) {
 var serialize sync.Mutex
 
 // useFakeClient makes kubeapi's client, for every server block, the given fake.
-func useFakeClient(t *testing.T, client kubernetes.Interface) {
+func useFakeClient(t testing.TB, client kubernetes.Interface) {
 	t.Helper()
 	serialize.Lock()
 	prevClient, prevTiming := kubeClient, reporterTiming
@@ -79,7 +79,7 @@ func input(contents string) caddy.Input {
 }
 
 // startCoreDNS starts a CoreDNS instance in-process and stops it at the end of the test.
-func startCoreDNS(t *testing.T, contents string) *caddy.Instance {
+func startCoreDNS(t testing.TB, contents string) *caddy.Instance {
 	t.Helper()
 	inst, err := caddy.Start(input(contents))
 	if err != nil {
@@ -89,7 +89,7 @@ func startCoreDNS(t *testing.T, contents string) *caddy.Instance {
 }
 
 // stopCoreDNS stops inst as the process's final shutdown would.
-func stopCoreDNS(t *testing.T, inst *caddy.Instance) {
+func stopCoreDNS(t testing.TB, inst *caddy.Instance) {
 	t.Helper()
 	if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
 		t.Errorf("shutdown callbacks: %v", errs)
@@ -100,7 +100,7 @@ func stopCoreDNS(t *testing.T, inst *caddy.Instance) {
 }
 
 // events lists the events in ns, oldest first.
-func events(t *testing.T, client kubernetes.Interface, ns string) []corev1.Event {
+func events(t testing.TB, client kubernetes.Interface, ns string) []corev1.Event {
 	t.Helper()
 	list, err := client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
@@ -111,7 +111,7 @@ func events(t *testing.T, client kubernetes.Interface, ns string) []corev1.Event
 }
 
 // eventuallyEvents polls until match accepts the events in ns, or fails after a deadline.
-func eventuallyEvents(t *testing.T, client kubernetes.Interface, ns string, what string, match func([]corev1.Event) bool) []corev1.Event {
+func eventuallyEvents(t testing.TB, client kubernetes.Interface, ns string, what string, match func([]corev1.Event) bool) []corev1.Event {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

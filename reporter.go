@@ -22,13 +22,13 @@ const component = "CoreDNS"
 
 // timing holds the reporter's time bounds; tests shorten them.
 type timing struct {
-	clock         clock.Clock   // token buckets and event timestamps
-	apiTimeout    time.Duration // one Events API call
-	lookupTimeout time.Duration // the Pod UID lookup at start
-	fatalTimeout  time.Duration // writing a fatal line before the process exits
-	flushTimeout  time.Duration // writing queued events when stopping
-	retrySleep    time.Duration // client-go's wait between tries of a failed write
-	logInterval   time.Duration // delivery failures are printed at most once per interval
+	clock         clock.PassiveClock // token buckets and event timestamps
+	apiTimeout    time.Duration      // one Events API call
+	lookupTimeout time.Duration      // the Pod UID lookup at start
+	fatalTimeout  time.Duration      // writing a fatal line before the process exits
+	flushTimeout  time.Duration      // writing queued events when stopping
+	retrySleep    time.Duration      // client-go's wait between tries of a failed write
+	logInterval   time.Duration      // delivery failures are printed at most once per interval
 }
 
 var defaultTiming = timing{
