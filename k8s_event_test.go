@@ -13,6 +13,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -396,5 +397,56 @@ func TestEventAPIWaitsForNothing(t *testing.T) {
 	stopCoreDNS(t, inst)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("shutdown took %s with a hung API, want it bounded by the flush timeout", d)
+	}
+}
+
+func TestReloadKeepsTokenBuckets(t *testing.T) {
+	client := newFake()
+	useFakeClient(t, client)
+	setPodEnv(t, true)
+	stanza := "k8s_event {\n rate 1/3600 2\n }"
+	inst := startCoreDNS(t, corefile(stanza))
+	for i := range 3 {
+		errorsLog.Errorf("before %d", i)
+	}
+	next, err := inst.Restart(input(corefile(stanza) + "# reloaded\n"))
+	if err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	errorsLog.Error("after reload")
+	evs := stopAndList(t, next, client)
+	next.Stop()
+	if len(evs) != 2 {
+		t.Errorf("want the 2 lines of the burst and nothing after the reload, got %s", describe(evs))
+	}
+}
+
+func TestMetricsCountEveryLine(t *testing.T) {
+	client := newFake()
+	useFakeClient(t, client)
+	setPodEnv(t, true)
+	lines := testutil.ToFloat64(linesCount.WithLabelValues("error"))
+	limited := testutil.ToFloat64(droppedCount.WithLabelValues(dropRateLimited))
+	created := testutil.ToFloat64(writesCount.WithLabelValues("create", "success"))
+
+	inst := startCoreDNS(t, corefile("k8s_event {\n rate 1/3600 3\n }"))
+	for i := range 10 {
+		errorsLog.Errorf("line %d", i)
+	}
+	reloadLog.Info("not selected, not counted")
+	stopAndList(t, inst, client)
+	inst.Stop()
+
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"lines_total{level=error}", testutil.ToFloat64(linesCount.WithLabelValues("error")) - lines, 10},
+		{"dropped_total{reason=rate_limited}", testutil.ToFloat64(droppedCount.WithLabelValues(dropRateLimited)) - limited, 7},
+		{"api_writes_total{verb=create,result=success}", testutil.ToFloat64(writesCount.WithLabelValues("create", "success")) - created, 3},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s grew by %v, want %v", c.name, c.got, c.want)
+		}
 	}
 }
