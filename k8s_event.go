@@ -25,7 +25,13 @@ var reporterTiming = defaultTiming
 // reloads there are.
 var process struct {
 	sync.Mutex
-	active *reporter
+	active   *reporter
+	stopping sync.WaitGroup // reporters still writing their queued events
+}
+
+// retire stops r in the background; finalShutdown waits for every retired reporter.
+func retire(r *reporter) {
+	process.stopping.Go(func() { <-r.stop() })
 }
 
 // activate registers r's listener in place of the active one. The log package swaps it
@@ -59,9 +65,8 @@ func activeReporter() *reporter {
 // the reporter it starts.
 type instance struct {
 	cfg        *config
-	firstBlock string
 	blocks     []*dnsserver.Config
-	blockNames []string
+	blockNames []string // as in error messages, in the order of blocks
 	rep        *reporter
 }
 
@@ -73,7 +78,7 @@ func join(c *caddy.Controller, cfg *config) error {
 	block := strings.Join(c.ServerBlockKeys, " ")
 	in, _ := c.Get(instanceKey{}).(*instance)
 	if in == nil {
-		in = &instance{cfg: cfg, firstBlock: block}
+		in = &instance{cfg: cfg}
 		c.Set(instanceKey{}, in)
 		c.OnStartup(in.start)
 		c.OnShutdown(in.shutdown)
@@ -82,7 +87,7 @@ func join(c *caddy.Controller, cfg *config) error {
 	} else if !in.cfg.equal(cfg) {
 		return fmt.Errorf("server blocks %q and %q configure k8s_event differently (%s, and %s): "+
 			"it reports the lines of the whole process, so give it the same settings everywhere",
-			in.firstBlock, block, in.cfg, cfg)
+			in.blockNames[0], block, in.cfg, cfg)
 	}
 	in.blocks = append(in.blocks, dnsserver.GetConfig(c))
 	in.blockNames = append(in.blockNames, block)
@@ -116,7 +121,7 @@ func (in *instance) start() error {
 func (in *instance) shutdown() error {
 	if in.rep != nil {
 		deactivate(in.rep)
-		in.rep.stop()
+		retire(in.rep)
 	}
 	return nil
 }
@@ -129,15 +134,14 @@ func (in *instance) restartFailed() error {
 		return nil
 	}
 	if orphan := activate(in.rep); orphan != nil && orphan != in.rep {
-		orphan.stop()
+		retire(orphan)
 	}
 	return nil
 }
 
-// finalShutdown gives queued events their bounded chance before the process exits.
+// finalShutdown gives queued events their bounded chance before the process exits,
+// those of reporters retired by recent reloads included.
 func (in *instance) finalShutdown() error {
-	if in.rep != nil {
-		<-in.rep.stop()
-	}
+	process.stopping.Wait()
 	return nil
 }

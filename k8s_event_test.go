@@ -450,3 +450,34 @@ func TestMetricsCountEveryLine(t *testing.T) {
 		}
 	}
 }
+
+func TestReloadWithoutThenWithPlugin(t *testing.T) {
+	client := newFake()
+	useFakeClient(t, client)
+	setPodEnv(t, true)
+	stanza := "k8s_event {\n rate 1 256\n }"
+	inst := startCoreDNS(t, corefile(stanza))
+	errorsLog.Error("reported")
+
+	without, err := inst.Restart(input(corefile("")))
+	if err != nil {
+		t.Fatalf("reload without k8s_event: %v", err)
+	}
+	if activeReporter() != nil {
+		t.Fatal("a reporter is active after a reload removed k8s_event")
+	}
+	errorsLog.Error("not reported")
+
+	with, err := without.Restart(input(corefile(stanza)))
+	if err != nil {
+		t.Fatalf("reload with k8s_event: %v", err)
+	}
+	errorsLog.Error("reported again")
+	evs := stopAndList(t, with, client)
+	with.Stop()
+	for msg, want := range map[string]int{"plugin/errors: reported": 1, "plugin/errors: not reported": 0, "plugin/errors: reported again": 1} {
+		if n, _ := countMessage(evs, msg); n != want {
+			t.Errorf("%q: %d events, want %d; %s", msg, n, want, describe(evs))
+		}
+	}
+}

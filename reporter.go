@@ -45,7 +45,6 @@ var defaultTiming = timing{
 // EventBroadcaster. There is one per caddy instance; the process-wide one is the one whose
 // listener is registered.
 type reporter struct {
-	cfg      *config
 	timing   timing
 	client   kubernetes.Interface
 	id       identity
@@ -78,7 +77,6 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, th *thro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &reporter{
-		cfg:        cfg,
 		timing:     tm,
 		client:     client,
 		id:         id,
