@@ -107,11 +107,7 @@ func (in *instance) start() error {
 			client = cl
 		}
 	}
-	var th *throttle
-	if prev := activeReporter(); prev != nil {
-		th = prev.throttle
-	}
-	in.rep = newReporter(in.cfg, client, identityFromEnv(), th, reporterTiming)
+	in.rep = newReporter(in.cfg, client, identityFromEnv(), activeReporter(), reporterTiming)
 	activate(in.rep)
 	return nil
 }

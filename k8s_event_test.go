@@ -481,3 +481,34 @@ func TestReloadWithoutThenWithPlugin(t *testing.T) {
 		}
 	}
 }
+
+func TestReloadLooksUpUIDOnce(t *testing.T) {
+	client := newFake()
+	useFakeClient(t, client)
+	setPodEnv(t, false)
+	stanza := "k8s_event"
+	inst := startCoreDNS(t, corefile(stanza))
+	waitReference(t, func(r *corev1.ObjectReference) bool { return r.UID == testUID })
+	for i := range 3 {
+		next, err := inst.Restart(input(corefile(stanza) + fmt.Sprintf("# %d\n", i)))
+		if err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		inst = next
+	}
+	errorsLog.Error("after reloads")
+	evs := stopAndList(t, inst, client)
+	inst.Stop()
+	lists := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "list" && a.GetResource().Resource == "pods" {
+			lists++
+		}
+	}
+	if lists != 1 {
+		t.Errorf("%d pod lists for one start and 3 reloads, want 1", lists)
+	}
+	if len(evs) != 1 || evs[0].InvolvedObject.UID != testUID {
+		t.Errorf("want one event with the looked-up UID, got %s", describe(evs))
+	}
+}

@@ -51,13 +51,14 @@ type reporter struct {
 	throttle *throttle
 	listener *listener
 
-	queue       chan line
-	ref         atomic.Pointer[corev1.ObjectReference]
-	refReady    chan struct{} // closed once ref is final
-	broadcaster record.EventBroadcaster
-	recorder    record.EventRecorderLogger
-	sink        *eventSink
-	cancel      context.CancelFunc // ends the sink's calls and the UID lookup
+	queue        chan line
+	ref          atomic.Pointer[corev1.ObjectReference]
+	refReady     chan struct{} // closed once ref is final
+	refInherited bool          // ref comes complete from the reporter this one replaced
+	broadcaster  record.EventBroadcaster
+	recorder     record.EventRecorderLogger
+	sink         *eventSink
+	cancel       context.CancelFunc // ends the sink's calls and the UID lookup
 
 	stopping   chan struct{} // closed to ask the sender to finish
 	senderDone chan struct{}
@@ -69,10 +70,14 @@ type reporter struct {
 // so it needs little more than one burst.
 func queueSize(burst int) int { return 2*burst + 16 }
 
-// newReporter builds a reporter; th, when not nil, is the throttle to share with the
-// reporter being replaced, so a reload does not refill the token buckets.
-func newReporter(cfg *config, client kubernetes.Interface, id identity, th *throttle, tm timing) *reporter {
-	if th == nil || !th.sameRate(cfg) {
+// newReporter builds a reporter. prev, when not nil, is the reporter a reload replaces:
+// the new one keeps its token buckets if the rate is unchanged, so a reload does not
+// refill them, and its Pod reference, so a reload does not repeat the UID lookup.
+func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *reporter, tm timing) *reporter {
+	var th *throttle
+	if prev != nil && prev.throttle.sameRate(cfg) {
+		th = prev.throttle
+	} else {
 		th = newThrottle(cfg.qps, cfg.burst, tm.clock)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -89,6 +94,13 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, th *thro
 		stopped:    make(chan struct{}),
 	}
 	ref := id.reference()
+	if prev != nil && prev.id == id {
+		select {
+		case <-prev.refReady:
+			ref, r.refInherited = prev.ref.Load(), true
+		default:
+		}
+	}
 	r.ref.Store(ref)
 
 	logger := newDeliveryLog(tm.logInterval).logger()
@@ -157,6 +169,9 @@ func (r *reporter) record(ln line) {
 // kubectl describe pod finds the events. On failure events go out without a UID.
 func (r *reporter) completeReference(ctx context.Context) {
 	defer close(r.refReady)
+	if r.refInherited {
+		return
+	}
 	if !r.id.hasPod() {
 		log.Warningf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
