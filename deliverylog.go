@@ -23,6 +23,10 @@ type deliveryLog struct {
 	suppressed int
 }
 
+// deliveryLogger is shared by every reporter of the process, so reloads do not reset
+// its once-a-minute limit.
+var deliveryLogger = newDeliveryLog(time.Minute)
+
 func newDeliveryLog(interval time.Duration) *deliveryLog {
 	return &deliveryLog{interval: interval, now: time.Now, printf: log.Warningf}
 }

@@ -1,14 +1,18 @@
 package k8s_event
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/coredns/caddy"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -123,4 +127,56 @@ func TestRefusedLineDoesNotAllocate(t *testing.T) {
 func waitCount(t *testing.T, client *fake.Clientset, n int) {
 	t.Helper()
 	eventuallyEvents(t, client, testNS, fmt.Sprintf("%d events", n), func(evs []corev1.Event) bool { return len(evs) == n })
+}
+
+func TestFatalWrittenWhileUIDLookupHangs(t *testing.T) {
+	cfg, err := parse(caddy.NewTestController("dns", "k8s_event {\n level fatal\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newFake()
+	tm := defaultTiming
+	tm.fatalTimeout = 400 * time.Millisecond
+	tm.flushTimeout = 100 * time.Millisecond
+	id := identity{podName: testPod, namespace: testNS, nodeName: testNode}
+	r := newReporter(cfg, hangingPodLists(client), id, nil, tm)
+	t.Cleanup(func() { <-r.stop() })
+
+	start := time.Now()
+	r.listener.Fatal("plugin/loop: ", "Loop detected")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Fatal took %s with a hung lookup, want it bounded by the 400 ms timeout", d)
+	}
+	evs := events(t, client, testNS)
+	ref := podRef
+	ref.UID = ""
+	if len(evs) != 1 {
+		t.Fatalf("want the fatal event written without a UID, got %s", describe(evs))
+	}
+	checkEvent(t, evs[0], wantEvent(ref, "CoreDNSFatal", "Warning", "plugin/loop: Loop detected"))
+}
+
+// hangingPodLists wraps a fake clientset so that listing pods waits until its context
+// ends. (A reactor cannot do it: the fake holds one lock across all reactors.)
+func hangingPodLists(c *fake.Clientset) kubernetes.Interface {
+	return clientWithHangingPods{Clientset: c}
+}
+
+type clientWithHangingPods struct{ *fake.Clientset }
+
+func (c clientWithHangingPods) CoreV1() typedcorev1.CoreV1Interface {
+	return coreWithHangingPods{c.Clientset.CoreV1()}
+}
+
+type coreWithHangingPods struct{ typedcorev1.CoreV1Interface }
+
+func (c coreWithHangingPods) Pods(ns string) typedcorev1.PodInterface {
+	return hangingPods{c.CoreV1Interface.Pods(ns)}
+}
+
+type hangingPods struct{ typedcorev1.PodInterface }
+
+func (hangingPods) List(ctx context.Context, _ metav1.ListOptions) (*corev1.PodList, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

@@ -28,7 +28,6 @@ type timing struct {
 	fatalTimeout  time.Duration      // writing a fatal line before the process exits
 	flushTimeout  time.Duration      // writing queued events when stopping
 	retrySleep    time.Duration      // client-go's wait between tries of a failed write
-	logInterval   time.Duration      // delivery failures are printed at most once per interval
 }
 
 var defaultTiming = timing{
@@ -38,7 +37,6 @@ var defaultTiming = timing{
 	fatalTimeout:  2 * time.Second,
 	flushTimeout:  2 * time.Second,
 	retrySleep:    10 * time.Second,
-	logInterval:   time.Minute,
 }
 
 // reporter turns the log lines its listener hands off into Events, through client-go's
@@ -103,7 +101,7 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *re
 	}
 	r.ref.Store(ref)
 
-	logger := newDeliveryLog(tm.logInterval).logger()
+	logger := deliveryLogger.logger()
 	r.broadcaster = record.NewBroadcaster(
 		record.WithContext(klog.NewContext(ctx, logger)),
 		record.WithSleepDuration(tm.retrySleep),
@@ -199,9 +197,10 @@ func (r *reporter) completeReference(ctx context.Context) {
 func (r *reporter) writeFatal(msg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timing.fatalTimeout)
 	defer cancel()
+	// A UID lookup still running gets half the time; the write gets the rest.
 	select {
 	case <-r.refReady:
-	case <-ctx.Done():
+	case <-time.After(r.timing.fatalTimeout / 2):
 	}
 	written := make(chan error, 1)
 	ev := r.newEvent(levelFatal, msg)

@@ -5,6 +5,7 @@ module github.com/coredns/k8s_event/e2e
 go 1.26.0
 
 require (
+	github.com/miekg/dns v1.1.73
 	k8s.io/api v0.37.1
 	k8s.io/apimachinery v0.37.1
 	k8s.io/client-go v0.37.1
