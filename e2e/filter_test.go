@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestFilters: the level, plugins and except settings decide which lines become events.
+// Every CoreDNS here prints the same two lines: reload's "Running configuration" at info
+// level at start-up, and one errors line for a failed query, at error level (or warning,
+// where errors is told so). The lines_total metric, counted before a line is queued,
+// shows that a filtered line never got near the API.
+func TestFilters(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		settings  []string
+		errors    string // the errors directive
+		errorTag  string // the level tag errors prints the failed query with
+		wantInfo  bool   // the reload line becomes an event
+		wantError bool   // the errors line becomes an event
+	}{
+		{name: "level error", settings: []string{"level error"}, wantError: true},
+		{name: "level warning", settings: []string{"level warning"},
+			errors: "errors {\n    consolidate 5m \".*\" warning show_first\n}", errorTag: "WARNING", wantError: true},
+		{name: "level info", settings: []string{"level info"}, wantInfo: true},
+		{name: "plugins reload", settings: []string{"level info error", "plugins reload"}, wantInfo: true},
+		{name: "plugins errors", settings: []string{"level info error", "plugins errors"}, wantError: true},
+		{name: "except reload", settings: []string{"level info error", "except reload"}, wantError: true},
+		{name: "except errors", settings: []string{"level info error", "except errors"}, wantInfo: true},
+		{name: "defaults", wantError: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.errors == "" {
+				tc.errors, tc.errorTag = "errors", "ERROR"
+			}
+			errorLevel, errorReason := strings.ToLower(tc.errorTag), reasonError
+			if tc.errorTag == "WARNING" {
+				errorReason = reasonWarning
+			}
+			pod := newPod(t)
+			addr, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+			c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
+				tc.errors,
+				"reload 2s 1s",
+				failingForward(t),
+				kubeapiDirective(),
+				k8sEventDirective(tc.settings...),
+				prometheusDirective(metricsAddr),
+			), podEnv(pod, true)...)
+
+			infoMsg := loggedMessage(t, c, "INFO", "plugin/reload: Running configuration SHA512 = ")
+			failQuery(t, addr, "filtered.example.org.")
+			errorMsg := loggedMessage(t, c, tc.errorTag, "filtered.example.org.")
+
+			// Both lines are printed, so the listener has seen both.
+			m := scrapeMetrics(t, metricsAddr)
+			for _, l := range []struct {
+				level string
+				want  bool
+			}{{"info", tc.wantInfo}, {errorLevel, tc.wantError}} {
+				if got := m.get(metricLines, "level", l.level); (got == 1) != l.want || got > 1 {
+					t.Errorf("lines_total{level=%q} is %v, want %v", l.level, got, b2i(l.want))
+				}
+			}
+
+			var want []string
+			if tc.wantInfo {
+				checkEvent(t, waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
+				want = append(want, infoMsg)
+			}
+			if tc.wantError {
+				checkEvent(t, waitEvent(t, pod, errorReason, errorMsg), pod, errorReason)
+				want = append(want, errorMsg)
+			}
+			if len(want) == 0 {
+				t.Fatal("bad test case: it expects no event at all")
+			}
+			eventually(t, 10*time.Second, "every selected line written", func() (bool, string) {
+				m := scrapeMetrics(t, metricsAddr)
+				return int(m.sum(metricWrites)) >= len(want), fmt.Sprintf("api_writes_total %v", m.sum(metricWrites))
+			})
+			if evs := podEvents(t, pod); len(evs) != len(want) || totalCount(evs) != len(want) {
+				t.Errorf("want exactly the events %q, once each, got:\n%s", want, formatEvents(evs))
+			}
+		})
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestTwoServerBlocks: two server blocks (zones on different ports), each with kubeapi
+// and the same k8s_event, report each line once.
+func TestTwoServerBlocks(t *testing.T) {
+	t.Parallel()
+	pod := newPod(t)
+	addrA, addrB, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+	k8sEvent := k8sEventDirective("level info error", "rate 1 256")
+	c := startCoreDNS(t,
+		serverBlock("a.test.:"+portOf(addrA), "errors", "reload 2s 1s", failingForward(t),
+			kubeapiDirective(), k8sEvent, prometheusDirective(metricsAddr))+
+			serverBlock("b.test.:"+portOf(addrB), "errors", failingForward(t),
+				kubeapiDirective(), k8sEvent),
+		podEnv(pod, true)...)
+
+	infoMsg := loggedMessage(t, c, "INFO", "plugin/reload: Running configuration SHA512 = ")
+	failQuery(t, addrA, "one.a.test.")
+	failQuery(t, addrB, "two.b.test.")
+	msgA := loggedMessage(t, c, "ERROR", "one.a.test.")
+	msgB := loggedMessage(t, c, "ERROR", "two.b.test.")
+
+	checkEvent(t, waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
+	checkEvent(t, waitEvent(t, pod, reasonError, msgA), pod, reasonError)
+	checkEvent(t, waitEvent(t, pod, reasonError, msgB), pod, reasonError)
+	m := scrapeMetrics(t, metricsAddr)
+	if m.get(metricLines, "level", "info") != 1 || m.get(metricLines, "level", "error") != 2 {
+		t.Errorf("lines_total: info %v, error %v; want 1 and 2", m.get(metricLines, "level", "info"), m.get(metricLines, "level", "error"))
+	}
+	evs := podEvents(t, pod)
+	for _, msg := range []string{infoMsg, msgA, msgB} {
+		if got := filterMessage(evs, msg); len(got) != 1 || got[0].Count != 1 {
+			t.Errorf("line %q: want one event with count 1, got:\n%s", msg, formatEvents(got))
+		}
+	}
+	if len(evs) != 3 {
+		t.Errorf("want 3 events, one per line, got:\n%s", formatEvents(evs))
+	}
+	if w := waitAudit(t, 3, func() eventWrites { return auditEventWrites(t, pod) }); w.total() != 3 || w.allowed != 3 {
+		t.Errorf("audit log: want 3 allowed writes, got %v (%d allowed)", w.byVerb, w.allowed)
+	}
+}
+
+// filterMessage returns the events with this exact message.
+func filterMessage(evs []corev1.Event, msg string) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range evs {
+		if e.Message == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// reloads is how many times TestReload changes the Corefile.
+const reloads = 10
+
+// reloadTimeout bounds one reload: the reload plugin checks every 2s plus up to 1s.
+const reloadTimeout = 20 * time.Second
+
+// TestReload: each Corefile reload's "Running configuration" line becomes exactly one
+// CoreDNSInfo event, however many reloads (and so reporters) came before.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	pod := newPod(t)
+	port, metricsAddr := freePort(t), loopbackAddr(freePort(t))
+	corefile := func(cacheTTL int) string {
+		return serverBlock(fmt.Sprintf(".:%d", port),
+			"errors",
+			fmt.Sprintf("cache %d", cacheTTL), // a real change: the reload plugin hashes the parsed Corefile
+			"reload 2s 1s",
+			localZoneDirective(),
+			kubeapiDirective(),
+			k8sEventDirective("level info", "rate 1 256"),
+			prometheusDirective(metricsAddr),
+		)
+	}
+	c := startCoreDNS(t, corefile(30), podEnv(pod, true)...)
+
+	shaLines := func() []string {
+		var msgs []string
+		for _, l := range c.lines() {
+			if msg, ok := strings.CutPrefix(l, "[INFO] "); ok && strings.HasPrefix(msg, "plugin/reload: Running configuration SHA512 = ") {
+				msgs = append(msgs, msg)
+			}
+		}
+		return msgs
+	}
+	// reported reports whether the event of a line is there: on its own, or as the latest
+	// message of an event client-go combined from similar ones.
+	reported := func(evs []corev1.Event, msg string) bool {
+		return len(matching(evs, reasonInfo, msg)) > 0 || len(matching(evs, reasonInfo, combinedPrefix+msg)) > 0
+	}
+
+	c.waitOutput(10*time.Second, "the first Running configuration line", func([]string) bool { return len(shaLines()) == 1 })
+	first := shaLines()[0]
+	checkEvent(t, waitEvent(t, pod, reasonInfo, first), pod, reasonInfo)
+
+	began := time.Now()
+	for i := 1; i <= reloads; i++ {
+		c.writeCorefile(corefile(30 + i))
+		c.waitOutput(reloadTimeout, fmt.Sprintf("Running configuration line %d", i+1), func([]string) bool { return len(shaLines()) == i+1 })
+		msg := shaLines()[i]
+		waitEvents(t, pod, eventTimeout, fmt.Sprintf("event of reload %d (%q)", i, msg), func(evs []corev1.Event) bool {
+			return reported(evs, msg)
+		})
+		if _, err := localAnswer(loopbackAddr(port), "after-reload."+localZone); err != nil {
+			t.Fatalf("after reload %d: %v", i, err)
+		}
+	}
+	t.Logf("%d reloads in %v", reloads, time.Since(began).Round(time.Millisecond))
+
+	// Every info line CoreDNS printed by a plugin logger, but k8s_event's own, is
+	// reported once: the counts of the events add up to the number of lines, and each
+	// Running configuration line that has an event of its own has exactly one.
+	var infoLines []string
+	for _, l := range c.lines() {
+		if msg, ok := strings.CutPrefix(l, "[INFO] plugin/"); ok && !strings.HasPrefix(msg, "k8s_event: ") {
+			infoLines = append(infoLines, l)
+		}
+	}
+	shas := shaLines()
+	if len(shas) != reloads+1 {
+		t.Fatalf("want %d Running configuration lines, got %d", reloads+1, len(shas))
+	}
+	evs := waitEvents(t, pod, eventTimeout, fmt.Sprintf("events with counts adding up to the %d info lines", len(infoLines)), func(evs []corev1.Event) bool {
+		return totalCount(withReason(evs, reasonInfo)) >= len(infoLines)
+	})
+	info := withReason(evs, reasonInfo)
+	if got := totalCount(info); got != len(infoLines) {
+		t.Errorf("event counts add up to %d, want one per info line, %d:\n%s", got, len(infoLines), formatEvents(evs))
+	}
+	combined := 0
+	for _, msg := range shas {
+		own := matching(info, reasonInfo, msg)
+		switch {
+		case len(own) == 1 && own[0].Count == 1:
+			checkEvent(t, own[0], pod, reasonInfo)
+		case len(own) == 0 && strings.HasPrefix(info[len(info)-1].Message, combinedPrefix):
+			combined++ // counted in the combined event
+		default:
+			t.Errorf("line %q: want exactly one event with count 1, got:\n%s", msg, formatEvents(own))
+		}
+	}
+	if n := len(withReason(evs, reasonError)) + len(withReason(evs, reasonWarning)); n != 0 {
+		t.Errorf("want no error or warning events, got:\n%s", formatEvents(evs))
+	}
+
+	// The metrics tell the same story.
+	m := scrapeMetrics(t, metricsAddr)
+	lines, writes := m.get(metricLines, "level", "info"), m.sum(metricWrites)
+	okWrites := m.get(metricWrites, "result", "success", "verb", "create") + m.get(metricWrites, "result", "success", "verb", "patch")
+	t.Logf("%d info lines, %d events (%d lines in combined ones); metrics: lines_total{info} %v, api_writes_total %v (%v successful), dropped_total %v",
+		len(infoLines), len(info), combined, lines, writes, okWrites, m.sum(metricDropped))
+	if int(lines) != len(infoLines) || int(okWrites) != len(infoLines) || writes != okWrites {
+		t.Errorf("metrics: lines_total{level=info} %v and successful api_writes_total %v (of %v), want %d each",
+			lines, okWrites, writes, len(infoLines))
+	}
+	if w := waitAudit(t, len(infoLines), func() eventWrites { return auditEventWrites(t, pod) }); w.total() != len(infoLines) || w.allowed != len(infoLines) {
+		t.Errorf("audit log: want %d allowed writes, got %v (%d allowed)", len(infoLines), w.byVerb, w.allowed)
+	}
+}
