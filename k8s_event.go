@@ -20,41 +20,25 @@ var kubeClient = func(cfg *dnsserver.Config) (kubernetes.Interface, error) { ret
 // reporterTiming is the timing of new reporters.
 var reporterTiming = defaultTiming
 
-// process is the reporter whose listener is registered: exactly one per process, so
-// that every log line becomes at most one event however many server blocks or
-// reloads there are.
+// process holds the reporter whose listener is registered: exactly one per process, so
+// that every log line becomes at most one event however many server blocks or reloads
+// there are. owner is the caddy instance that runs it; a reload with unchanged settings
+// hands the reporter to the new instance, so the correlator's state (the Count of
+// repeated lines) carries over.
 var process struct {
 	sync.Mutex
 	active   *reporter
+	owner    *instance
 	stopping sync.WaitGroup // reporters still writing their queued events
 }
 
 // retire stops r in the background; finalShutdown waits for every retired reporter.
+// The caller holds process's lock.
 func retire(r *reporter) {
 	process.stopping.Go(func() { <-r.stop() })
 }
 
-// activate registers r's listener in place of the active one. The log package swaps it
-// under its own lock, so no line goes to both and none is missed.
-func activate(r *reporter) (previous *reporter) {
-	process.Lock()
-	defer process.Unlock()
-	previous = process.active
-	clog.RegisterListener(r.listener)
-	process.active = r
-	return previous
-}
-
-// deactivate deregisters r's listener if it is the active one.
-func deactivate(r *reporter) {
-	process.Lock()
-	defer process.Unlock()
-	if process.active == r {
-		clog.DeregisterListener(r.listener)
-		process.active = nil
-	}
-}
-
+// activeReporter is for tests.
 func activeReporter() *reporter {
 	process.Lock()
 	defer process.Unlock()
@@ -67,6 +51,7 @@ type instance struct {
 	cfg        *config
 	blocks     []*dnsserver.Config
 	blockNames []string // as in error messages, in the order of blocks
+	client     kubernetes.Interface
 	rep        *reporter
 }
 
@@ -95,43 +80,69 @@ func join(c *caddy.Controller, cfg *config) error {
 }
 
 // start runs on startup and after a reload, before the previous instance shuts down.
+// The log package swaps listeners under its own lock, so no line goes to two reporters
+// and none is missed.
 func (in *instance) start() error {
-	var client kubernetes.Interface
 	for i, b := range in.blocks {
 		cl, err := kubeClient(b)
 		if err != nil {
 			return fmt.Errorf("plugin/%s: server block %q has k8s_event but no kubeapi: add kubeapi to it, "+
 				"it provides the connection to the Kubernetes API (%v)", pluginName, in.blockNames[i], err)
 		}
-		if client == nil {
-			client = cl
+		if in.client == nil {
+			in.client = cl
 		}
 	}
-	in.rep = newReporter(in.cfg, client, identityFromEnv(), activeReporter(), reporterTiming)
-	activate(in.rep)
+	id := identityFromEnv()
+	process.Lock()
+	defer process.Unlock()
+	if prev := process.active; prev != nil && prev.reusableFor(in.cfg, id) {
+		prev.useClient(in.client)
+		in.rep, process.owner = prev, in
+		return nil
+	}
+	in.rep = newReporter(in.cfg, in.client, id, process.active, reporterTiming)
+	clog.RegisterListener(in.rep.listener)
+	process.active, process.owner = in.rep, in
 	return nil
 }
 
 // shutdown runs when the instance stops, on reload after the new one started. It does
 // not wait for queued events: finalShutdown does, when the process ends.
 func (in *instance) shutdown() error {
-	if in.rep != nil {
-		deactivate(in.rep)
-		retire(in.rep)
+	process.Lock()
+	defer process.Unlock()
+	if in.rep == nil {
+		return nil
 	}
+	if process.active == in.rep {
+		if process.owner != in {
+			return nil // the instance that replaced this one carries on with it
+		}
+		clog.DeregisterListener(in.rep.listener)
+		process.active, process.owner = nil, nil
+	}
+	retire(in.rep)
 	return nil
 }
 
 // restartFailed runs on the instance that keeps running when a reload fails. If the
-// failed instance got as far as activating its reporter, this one takes over again and
-// stops the orphan, which nothing else would.
+// failed instance got as far as starting, this one takes its reporter back, or
+// re-registers its own and stops the orphan, which nothing else would.
 func (in *instance) restartFailed() error {
+	process.Lock()
+	defer process.Unlock()
 	if in.rep == nil {
 		return nil
 	}
-	if orphan := activate(in.rep); orphan != nil && orphan != in.rep {
-		retire(orphan)
+	if orphan := process.active; orphan != in.rep {
+		clog.RegisterListener(in.rep.listener)
+		if orphan != nil {
+			retire(orphan)
+		}
 	}
+	in.rep.useClient(in.client)
+	process.active, process.owner = in.rep, in
 	return nil
 }
 

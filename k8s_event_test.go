@@ -300,10 +300,11 @@ func TestReloadsLeaveNothingBehind(t *testing.T) {
 	useFakeClient(t, client)
 	setPodEnv(t, true)
 
-	stanza := "k8s_event {\n level error\n }"
-	inst := startCoreDNS(t, corefile(stanza))
+	// Settings alternate, so every reload replaces the reporter instead of keeping it.
+	stanzas := []string{"k8s_event {\n level error\n }", "k8s_event {\n level error warning\n }"}
+	inst := startCoreDNS(t, corefile(stanzas[0]))
 	for i := range 50 {
-		next, err := inst.Restart(input(corefile(stanza) + fmt.Sprintf("# %d\n", i)))
+		next, err := inst.Restart(input(corefile(stanzas[(i+1)%2])))
 		if err != nil {
 			t.Fatalf("reload %d: %v", i, err)
 		}

@@ -43,8 +43,8 @@ var defaultTiming = timing{
 // EventBroadcaster. There is one per caddy instance; the process-wide one is the one whose
 // listener is registered.
 type reporter struct {
+	cfg      *config
 	timing   timing
-	client   kubernetes.Interface
 	id       identity
 	throttle *throttle
 	listener *listener
@@ -80,8 +80,8 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *re
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &reporter{
+		cfg:        cfg,
 		timing:     tm,
-		client:     client,
 		id:         id,
 		throttle:   th,
 		queue:      make(chan line, queueSize(cfg.burst)),
@@ -114,7 +114,8 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *re
 			Clock:     tm.clock,
 		}),
 	)
-	r.sink = newEventSink(ctx, client.CoreV1().Events(eventNamespace(ref)), tm.apiTimeout)
+	r.sink = newEventSink(ctx, tm.apiTimeout)
+	r.useClient(client)
 	r.broadcaster.StartRecordingToSink(r.sink)
 	r.recorder = r.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component, Host: id.nodeName}).WithLogger(logger)
 
@@ -126,9 +127,18 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *re
 		queue:    r.queue,
 		fatal:    r.writeFatal,
 	}
-	go r.send(ctx)
+	go r.send(ctx, client)
 	return r
 }
+
+// useClient makes the reporter write through client from now on: a reload that keeps the
+// settings keeps the reporter, with the API connection of the new configuration.
+func (r *reporter) useClient(client kubernetes.Interface) {
+	r.sink.use(client.CoreV1().Events(eventNamespace(r.ref.Load())))
+}
+
+// reusableFor reports whether a configuration with these settings can keep r.
+func (r *reporter) reusableFor(cfg *config, id identity) bool { return r.cfg.equal(cfg) && r.id == id }
 
 // eventNamespace is where events on ref are written.
 func eventNamespace(ref *corev1.ObjectReference) string {
@@ -139,9 +149,9 @@ func eventNamespace(ref *corev1.ObjectReference) string {
 }
 
 // send completes the Pod reference, then records queued lines until asked to stop.
-func (r *reporter) send(ctx context.Context) {
+func (r *reporter) send(ctx context.Context, client kubernetes.Interface) {
 	defer close(r.senderDone)
-	r.completeReference(ctx)
+	r.completeReference(ctx, client)
 	for {
 		select {
 		case ln := <-r.queue:
@@ -165,7 +175,7 @@ func (r *reporter) record(ln line) {
 
 // completeReference looks the Pod UID up when the Downward API did not give it, so that
 // kubectl describe pod finds the events. On failure events go out without a UID.
-func (r *reporter) completeReference(ctx context.Context) {
+func (r *reporter) completeReference(ctx context.Context, client kubernetes.Interface) {
 	defer close(r.refReady)
 	if r.refInherited {
 		return
@@ -180,7 +190,7 @@ func (r *reporter) completeReference(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timing.lookupTimeout)
 	defer cancel()
-	uid, err := lookupPodUID(ctx, r.client, r.id)
+	uid, err := lookupPodUID(ctx, client, r.id)
 	if err != nil {
 		log.Warningf("could not look up the UID of Pod %s/%s, reporting events without it (set %s from the Downward API to avoid the lookup): %v",
 			r.id.namespace, r.id.podName, envPodUID, err)

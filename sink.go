@@ -3,6 +3,7 @@ package k8s_event
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,7 +19,7 @@ const flushReason = "K8sEventFlush"
 // timeout and by the reporter's lifetime, so a hung API server can hold neither a
 // goroutine nor shutdown for long, and each call is counted.
 type eventSink struct {
-	events  typedcorev1.EventInterface
+	api     atomic.Pointer[eventsAPI]
 	ctx     context.Context
 	timeout time.Duration
 
@@ -26,9 +27,14 @@ type eventSink struct {
 	flushed   chan struct{}
 }
 
-func newEventSink(ctx context.Context, events typedcorev1.EventInterface, timeout time.Duration) *eventSink {
-	return &eventSink{events: events, ctx: ctx, timeout: timeout, flushed: make(chan struct{})}
+// eventsAPI is the Events client in use; a reload may replace it.
+type eventsAPI struct{ typedcorev1.EventInterface }
+
+func newEventSink(ctx context.Context, timeout time.Duration) *eventSink {
+	return &eventSink{ctx: ctx, timeout: timeout, flushed: make(chan struct{})}
 }
+
+func (s *eventSink) use(events typedcorev1.EventInterface) { s.api.Store(&eventsAPI{events}) }
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
@@ -42,7 +48,7 @@ func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 }
 
 func (s *eventSink) create(ctx context.Context, e *corev1.Event) (*corev1.Event, error) {
-	out, err := s.events.CreateWithEventNamespaceWithContext(ctx, e)
+	out, err := s.api.Load().CreateWithEventNamespaceWithContext(ctx, e)
 	countWrite("create", err)
 	return out, err
 }
@@ -51,7 +57,7 @@ func (s *eventSink) create(ctx context.Context, e *corev1.Event) (*corev1.Event,
 func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()
-	out, err := s.events.UpdateWithEventNamespaceWithContext(ctx, e)
+	out, err := s.api.Load().UpdateWithEventNamespaceWithContext(ctx, e)
 	countWrite("update", err)
 	return out, err
 }
@@ -60,7 +66,7 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()
-	out, err := s.events.PatchWithEventNamespaceWithContext(ctx, e, data)
+	out, err := s.api.Load().PatchWithEventNamespaceWithContext(ctx, e, data)
 	countWrite("patch", err)
 	return out, err
 }
