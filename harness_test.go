@@ -149,3 +149,14 @@ func describe(evs []corev1.Event) string {
 func newFake() *fake.Clientset {
 	return fake.NewClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: testPod, Namespace: testNS, UID: testUID}})
 }
+
+// reload replaces inst with a new instance from contents, as the reload plugin or SIGUSR1
+// does: the new one starts before the old one shuts down.
+func reload(t testing.TB, inst *caddy.Instance, contents string) *caddy.Instance {
+	t.Helper()
+	next, err := inst.Restart(input(contents))
+	if err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	return next
+}

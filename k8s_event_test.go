@@ -3,7 +3,6 @@ package k8s_event
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -260,93 +259,6 @@ func startCoreDNSErr(contents string) (*caddy.Instance, error) {
 	return inst, err
 }
 
-func TestReloadOneEventPerLine(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
-	stanza := "k8s_event {\n level error\n rate 1 256\n }"
-	inst := startCoreDNS(t, corefile(stanza))
-	errorsLog.Error("before reload")
-
-	for i := range 5 {
-		next, err := inst.Restart(input(corefile(stanza) + fmt.Sprintf("# reload %d\n", i)))
-		if err != nil {
-			t.Fatalf("reload %d: %v", i, err)
-		}
-		inst = next
-		errorsLog.Errorf("after reload %d", i)
-	}
-	// A failed reload keeps the running instance reporting.
-	if _, err := inst.Restart(input(corefile("k8s_event {\n level nonsense\n }"))); err == nil {
-		t.Fatal("expected the bad reload to fail")
-	}
-	errorsLog.Error("after failed reload")
-
-	evs := stopAndList(t, inst, client)
-	inst.Stop()
-	msgs := []string{"plugin/errors: before reload", "plugin/errors: after failed reload"}
-	for i := range 5 {
-		msgs = append(msgs, fmt.Sprintf("plugin/errors: after reload %d", i))
-	}
-	for _, msg := range msgs {
-		if n, count := countMessage(evs, msg); n != 1 || count != 1 {
-			t.Errorf("%q: %d events with total count %d, want exactly one; %s", msg, n, count, describe(evs))
-		}
-	}
-}
-
-func TestReloadsLeaveNothingBehind(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
-
-	// Settings alternate, so every reload replaces the reporter instead of keeping it.
-	stanzas := []string{"k8s_event {\n level error\n }", "k8s_event {\n level error warning\n }"}
-	inst := startCoreDNS(t, corefile(stanzas[0]))
-	for i := range 50 {
-		next, err := inst.Restart(input(corefile(stanzas[(i+1)%2])))
-		if err != nil {
-			t.Fatalf("reload %d: %v", i, err)
-		}
-		inst = next
-		errorsLog.Errorf("after reload %d", i)
-	}
-	if n := len(pipelineGoroutines()); n == 0 {
-		t.Fatal("no pipeline goroutine found while running: the check below would prove nothing")
-	}
-	stopCoreDNS(t, inst)
-
-	deadline := time.Now().Add(10 * time.Second)
-	for left := pipelineGoroutines(); len(left) > 0; left = pipelineGoroutines() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 50 reloads and shutdown, %d goroutines of the event pipeline are left:\n%s", len(left), strings.Join(left, "\n\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if activeReporter() != nil {
-		t.Error("a reporter is still active after the final shutdown")
-	}
-}
-
-// pipelineGoroutines returns the stacks of goroutines that belong to this plugin's
-// pipeline: its own code, client-go's event recorder and the watch broadcaster under it.
-func pipelineGoroutines() []string {
-	buf := make([]byte, 1<<22)
-	var found []string
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, "testing.tRunner") {
-			continue
-		}
-		for _, mark := range []string{"github.com/coredns/k8s_event.", "k8s.io/client-go/tools/record.", "k8s.io/apimachinery/pkg/watch."} {
-			if strings.Contains(g, mark) {
-				found = append(found, g)
-				break
-			}
-		}
-	}
-	return found
-}
-
 func TestSinkErrorsNeverBecomeEvents(t *testing.T) {
 	client := newFake()
 	var creates atomic.Int32
@@ -401,27 +313,6 @@ func TestEventAPIWaitsForNothing(t *testing.T) {
 	}
 }
 
-func TestReloadKeepsTokenBuckets(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
-	stanza := "k8s_event {\n rate 1/3600 2\n }"
-	inst := startCoreDNS(t, corefile(stanza))
-	for i := range 3 {
-		errorsLog.Errorf("before %d", i)
-	}
-	next, err := inst.Restart(input(corefile(stanza) + "# reloaded\n"))
-	if err != nil {
-		t.Fatalf("reload: %v", err)
-	}
-	errorsLog.Error("after reload")
-	evs := stopAndList(t, next, client)
-	next.Stop()
-	if len(evs) != 2 {
-		t.Errorf("want the 2 lines of the burst and nothing after the reload, got %s", describe(evs))
-	}
-}
-
 func TestMetricsCountEveryLine(t *testing.T) {
 	client := newFake()
 	useFakeClient(t, client)
@@ -452,64 +343,3 @@ func TestMetricsCountEveryLine(t *testing.T) {
 	}
 }
 
-func TestReloadWithoutThenWithPlugin(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
-	stanza := "k8s_event {\n rate 1 256\n }"
-	inst := startCoreDNS(t, corefile(stanza))
-	errorsLog.Error("reported")
-
-	without, err := inst.Restart(input(corefile("")))
-	if err != nil {
-		t.Fatalf("reload without k8s_event: %v", err)
-	}
-	if activeReporter() != nil {
-		t.Fatal("a reporter is active after a reload removed k8s_event")
-	}
-	errorsLog.Error("not reported")
-
-	with, err := without.Restart(input(corefile(stanza)))
-	if err != nil {
-		t.Fatalf("reload with k8s_event: %v", err)
-	}
-	errorsLog.Error("reported again")
-	evs := stopAndList(t, with, client)
-	with.Stop()
-	for msg, want := range map[string]int{"plugin/errors: reported": 1, "plugin/errors: not reported": 0, "plugin/errors: reported again": 1} {
-		if n, _ := countMessage(evs, msg); n != want {
-			t.Errorf("%q: %d events, want %d; %s", msg, n, want, describe(evs))
-		}
-	}
-}
-
-func TestReloadLooksUpUIDOnce(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, false)
-	stanza := "k8s_event"
-	inst := startCoreDNS(t, corefile(stanza))
-	waitReference(t, func(r *corev1.ObjectReference) bool { return r.UID == testUID })
-	for i := range 3 {
-		next, err := inst.Restart(input(corefile(stanza) + fmt.Sprintf("# %d\n", i)))
-		if err != nil {
-			t.Fatalf("reload %d: %v", i, err)
-		}
-		inst = next
-	}
-	errorsLog.Error("after reloads")
-	evs := stopAndList(t, inst, client)
-	inst.Stop()
-	lists := 0
-	for _, a := range client.Actions() {
-		if a.GetVerb() == "list" && a.GetResource().Resource == "pods" {
-			lists++
-		}
-	}
-	if lists != 1 {
-		t.Errorf("%d pod lists for one start and 3 reloads, want 1", lists)
-	}
-	if len(evs) != 1 || evs[0].InvolvedObject.UID != testUID {
-		t.Errorf("want one event with the looked-up UID, got %s", describe(evs))
-	}
-}
