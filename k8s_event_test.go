@@ -342,4 +342,3 @@ func TestMetricsCountEveryLine(t *testing.T) {
 		}
 	}
 }
-
