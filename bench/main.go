@@ -1,0 +1,192 @@
+// Command bench runs k8s_event's benchmarks and prints one table in which every row is
+// a ratio or a delta measured in this run, with its target: the cost of a log line on
+// the logging goroutine, a flood of lines through the real plugin logger, DNS
+// throughput of the real CoreDNS binary with the plugin on and off against a local
+// kube-apiserver, the delay from a log line to its event, and memory as the settings
+// and the number of distinct messages grow. `make bench` runs it; -quick runs every
+// part small, to check that the harness works.
+//
+// Progress and the raw outputs (benchstat's among them) go to standard error; the table
+// goes to standard output.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// options are the sizes of a run.
+type options struct {
+	root    string // repository root: the plugin's package and deploy/
+	coredns string // the CoreDNS binary with kubeapi and k8s_event
+	binDir  string // etcd and kube-apiserver
+	work    string // scratch directory for raw outputs
+
+	count      int           // -count of the hot-path benchmark
+	benchtime  string        // -benchtime of the hot-path benchmark
+	floodRate  int           // lines per second
+	floodDur   time.Duration // flood length
+	scaleLines int           // lines per scale case
+	scaleCache string        // CACHESIZE values, comma-separated
+	pairs      int           // DNS runs per phase, each an off and an on run
+	runDur     time.Duration // one dnsperf run
+	latencyN   int           // lines timed from log to watch
+	spacing    time.Duration // between two of those lines
+	keep       bool          // keep dnsperf's per-query output
+	only       string        // comma-separated parts to run; all if empty
+}
+
+func (o options) runs(part string) bool {
+	return o.only == "" || slices.Contains(strings.Split(o.only, ","), part)
+}
+
+func main() {
+	var o options
+	quick := flag.Bool("quick", false, "run every part small: checks the harness, measures nothing worth keeping")
+	flag.StringVar(&o.root, "root", "..", "repository root")
+	flag.StringVar(&o.coredns, "coredns", "", "CoreDNS binary (default ROOT/coredns)")
+	flag.StringVar(&o.binDir, "bin-dir", "", "directory of etcd and kube-apiserver (default ROOT/.bin)")
+	flag.IntVar(&o.count, "count", 10, "runs of each hot-path case, for benchstat")
+	flag.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of each hot-path run")
+	flag.IntVar(&o.floodRate, "flood-rate", 100_000, "flood: lines per second")
+	flag.DurationVar(&o.floodDur, "flood-duration", 10*time.Second, "flood: duration")
+	flag.IntVar(&o.scaleLines, "scale-lines", 100_000, "scale: lines per case, and the most distinct messages")
+	flag.StringVar(&o.scaleCache, "scale-caches", "64,4096,65535", "scale: CACHESIZE values")
+	flag.IntVar(&o.pairs, "pairs", 10, "DNS: off/on run pairs per phase")
+	flag.DurationVar(&o.runDur, "run-duration", 5*time.Second, "DNS: length of one dnsperf run")
+	flag.IntVar(&o.latencyN, "latency-lines", 120, "latency: lines timed from log to watch")
+	flag.DurationVar(&o.spacing, "latency-spacing", 250*time.Millisecond, "latency: time between two lines (kubeapi's client sends at most 5 requests/s after a burst of 10)")
+	flag.BoolVar(&o.keep, "keep", false, "DNS: keep dnsperf's per-query output in the raw-output directory")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: hotpath, flood, dns, scale")
+	flag.Parse()
+	if *quick {
+		// Small sizes, for the flags not given explicitly.
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, value := range map[string]string{
+			"count": "2", "benchtime": "100ms", "flood-duration": "1s", "scale-lines": "2000",
+			"scale-caches": "16,64", "pairs": "1", "run-duration": "2s", "latency-lines": "8",
+		} {
+			if !set[name] {
+				flag.Set(name, value)
+			}
+		}
+	}
+	var err error
+	if o.root, err = filepath.Abs(o.root); err != nil {
+		fatalf("%v", err)
+	}
+	if o.coredns == "" {
+		o.coredns = filepath.Join(o.root, "coredns")
+	}
+	if o.binDir == "" {
+		o.binDir = filepath.Join(o.root, ".bin")
+	}
+	if o.work, err = os.MkdirTemp("", "k8s-event-bench-"); err != nil {
+		fatalf("%v", err)
+	}
+	progress("raw outputs in %s", o.work)
+
+	began := time.Now()
+	ctx := context.Background()
+	t := &table{}
+	failed := false
+	step := func(name string, f func() error) {
+		progress("== %s", name)
+		start := time.Now()
+		if err := f(); err != nil {
+			failed = true
+			progress("%s FAILED: %v", name, err)
+			t.add(row{measure: name + ": FAILED (" + firstLine(err.Error()) + ")"})
+		}
+		progress("== %s took %v", name, time.Since(start).Round(time.Second))
+	}
+
+	var testBin string
+	if o.runs("hotpath") || o.runs("flood") || o.runs("scale") {
+		step("build", func() (err error) { testBin, err = buildTestBinary(o); return err })
+	}
+	if testBin != "" && o.runs("hotpath") {
+		step("hot path", func() error { return hotPath(o, testBin, t) })
+	}
+	if testBin != "" && o.runs("flood") {
+		step("flood", func() error { return flood(o, testBin, t) })
+	}
+	if o.runs("dns") {
+		step("DNS and latency", func() error { return dnsAndLatency(ctx, o, t) })
+	}
+	if testBin != "" && o.runs("scale") {
+		step("scale", func() error { return scale(o, testBin, t) })
+	}
+
+	if testBin != "" {
+		os.Remove(testBin) // 100 MB; the rest of the raw outputs is small
+	}
+	fmt.Println(header(o, *quick, time.Since(began)))
+	fmt.Println()
+	t.print(os.Stdout)
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// header describes the machine and the run, above the table.
+func header(o options, quick bool, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "k8s_event benchmarks, %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if quick {
+		b.WriteString(" (-quick: sizes too small to mean anything)")
+	}
+	fmt.Fprintf(&b, "\nmachine: %d CPUs (%s), %s/%s, %s", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if v := dnsperfVersion(); v != "" {
+		fmt.Fprintf(&b, ", dnsperf %s", v)
+	}
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; took %v",
+		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines, took.Round(time.Second))
+	return b.String()
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func dnsperfVersion() string {
+	out, _ := exec.Command("dnsperf", "-h").CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "Version "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

@@ -1,0 +1,57 @@
+package k8s_event
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkListener measures k8s_event's listener alone: the calls CoreDNS's log
+// package makes to it for each plugin log line, without the formatting and printing the
+// log package does with or without a listener. It is what BenchmarkLogLine's deltas to
+// no_listener measure, free of the noise of the ~300 ns those add around it. CoreDNS
+// runs in-process from a Corefile, as there; allocations are counted process-wide.
+func BenchmarkListener(b *testing.B) {
+	cases := []struct {
+		name    string
+		stanza  string
+		ticking bool // a fresh token for every line
+	}{
+		{name: "level_not_reported", stanza: "k8s_event {\n level info\n }"},
+		{name: "rate_limited", stanza: "k8s_event {\n rate 1/3600 1\n }"},
+		{name: "admitted", stanza: "k8s_event {\n rate 1 256\n }", ticking: true},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			useFakeClient(b, newFake())
+			reporterTiming.flushTimeout = 50 * time.Millisecond
+			if bc.ticking {
+				reporterTiming.clock = &tickingClock{}
+			}
+			b.Setenv(envPodName, testPod)
+			b.Setenv(envNamespace, testNS)
+			b.Setenv(envPodUID, testUID)
+			inst := startCoreDNS(b, corefile(bc.stanza))
+			l := activeReporter().listener
+			// The arguments as the errors plugin's logger passes them on: already boxed.
+			v := []any{42}
+			l.Errorf("plugin/errors: ", floodMessage, v...) // takes the rate-limited case's only token
+
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				l.Errorf("plugin/errors: ", floodMessage, v...)
+			}
+			b.StopTimer()
+			stopCoreDNS(b, inst)
+		})
+	}
+}
+
+// TestListenerBenchmarkBrief runs BenchmarkListener once per case (-benchtime 1x), so
+// that `make test` keeps it working; it checks nothing about timing.
+func TestListenerBenchmarkBrief(t *testing.T) {
+	withBenchtime1x(t)
+	if r := testing.Benchmark(BenchmarkListener); r.N == 0 {
+		t.Errorf("BenchmarkListener did not run: %v", r)
+	}
+}
