@@ -160,3 +160,10 @@ func reload(t testing.TB, inst *caddy.Instance, contents string) *caddy.Instance
 	}
 	return next
 }
+
+// activeReporter returns the reporter whose listener is registered, if any.
+func activeReporter() *reporter {
+	process.Lock()
+	defer process.Unlock()
+	return process.active
+}

@@ -33,16 +33,8 @@ var process struct {
 }
 
 // retire stops r in the background; finalShutdown waits for every retired reporter.
-// The caller holds process's lock.
 func retire(r *reporter) {
 	process.stopping.Go(func() { <-r.stop() })
-}
-
-// activeReporter is for tests.
-func activeReporter() *reporter {
-	process.Lock()
-	defer process.Unlock()
-	return process.active
 }
 
 // instance is k8s_event in one caddy instance: the settings its server blocks share and

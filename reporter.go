@@ -17,7 +17,7 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// Component is the Event source component.
+// component is the Event source component.
 const component = "CoreDNS"
 
 // timing holds the reporter's time bounds; tests shorten them.
@@ -40,8 +40,8 @@ var defaultTiming = timing{
 }
 
 // reporter turns the log lines its listener hands off into Events, through client-go's
-// EventBroadcaster. There is one per caddy instance; the process-wide one is the one whose
-// listener is registered.
+// EventBroadcaster. A reload that keeps the settings keeps the reporter; one that changes
+// them starts another. The process-wide one is the one whose listener is registered.
 type reporter struct {
 	cfg      *config
 	timing   timing
