@@ -167,3 +167,13 @@ func activeReporter() *reporter {
 	defer process.Unlock()
 	return process.active
 }
+
+// fakeAPI makes a fresh fake API, holding the test Pod, every server block's kubeapi
+// client, and sets the Pod's environment, with or without its UID.
+func fakeAPI(t *testing.T, withUID bool) *fake.Clientset {
+	t.Helper()
+	client := newFake()
+	useFakeClient(t, client)
+	setPodEnv(t, withUID)
+	return client
+}

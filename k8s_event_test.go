@@ -81,9 +81,7 @@ func TestEventObject(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			client := newFake()
-			useFakeClient(t, client)
-			setPodEnv(t, tc.withUID)
+			client := fakeAPI(t, tc.withUID)
 			inst := startCoreDNS(t, corefile("k8s_event {\n level info warning error\n }"))
 			defer stopCoreDNS(t, inst)
 			if !tc.withUID {
@@ -166,9 +164,7 @@ func TestFilters(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			client := newFake()
-			useFakeClient(t, client)
-			setPodEnv(t, true)
+			client := fakeAPI(t, true)
 			inst := startCoreDNS(t, corefile(tc.stanza))
 			defer stopCoreDNS(t, inst)
 
@@ -201,9 +197,7 @@ func stopAndList(t *testing.T, inst interface{ ShutdownCallbacks() []error }, cl
 }
 
 func TestTwoServerBlocksOneEventPerLine(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	client := fakeAPI(t, true)
 	stanza := "k8s_event {\n level error\n }"
 	inst := startCoreDNS(t, corefile(stanza, stanza))
 	defer stopCoreDNS(t, inst)
@@ -314,9 +308,7 @@ func TestEventAPIWaitsForNothing(t *testing.T) {
 }
 
 func TestMetricsCountEveryLine(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	client := fakeAPI(t, true)
 	lines := testutil.ToFloat64(linesCount.WithLabelValues("error"))
 	limited := testutil.ToFloat64(droppedCount.WithLabelValues(dropRateLimited))
 	created := testutil.ToFloat64(writesCount.WithLabelValues("create", "success"))

@@ -15,9 +15,7 @@ import (
 )
 
 func TestReloadKeepsCountingRepeatedLines(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	client := fakeAPI(t, true)
 	stanza := "k8s_event {\n rate 1 256\n }"
 	inst := startCoreDNS(t, corefile(stanza))
 	errorsLog.Error("parse failed")
@@ -106,9 +104,7 @@ func TestReloadFailingAfterStartKeepsReporting(t *testing.T) {
 }
 
 func TestReloadOneEventPerLine(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	client := fakeAPI(t, true)
 	stanza := "k8s_event {\n level error\n rate 1 256\n }"
 	inst := startCoreDNS(t, corefile(stanza))
 	errorsLog.Error("before reload")
@@ -137,9 +133,7 @@ func TestReloadOneEventPerLine(t *testing.T) {
 }
 
 func TestReloadsLeaveNothingBehind(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	fakeAPI(t, true)
 
 	// Settings alternate, so every reload replaces the reporter instead of keeping it.
 	stanzas := []string{"k8s_event {\n level error\n }", "k8s_event {\n level error warning\n }"}
@@ -185,9 +179,7 @@ func pipelineGoroutines() []string {
 }
 
 func TestReloadKeepsTokenBuckets(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	client := fakeAPI(t, true)
 	stanza := "k8s_event {\n rate 1/3600 2\n }"
 	inst := startCoreDNS(t, corefile(stanza))
 	for i := range 3 {
@@ -203,9 +195,7 @@ func TestReloadKeepsTokenBuckets(t *testing.T) {
 }
 
 func TestReloadWithoutThenWithPlugin(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	client := fakeAPI(t, true)
 	stanza := "k8s_event {\n rate 1 256\n }"
 	inst := startCoreDNS(t, corefile(stanza))
 	errorsLog.Error("reported")
@@ -228,9 +218,7 @@ func TestReloadWithoutThenWithPlugin(t *testing.T) {
 }
 
 func TestReloadLooksUpUIDOnce(t *testing.T) {
-	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, false)
+	client := fakeAPI(t, false)
 	stanza := "k8s_event"
 	inst := startCoreDNS(t, corefile(stanza))
 	waitReference(t, func(r *corev1.ObjectReference) bool { return r.UID == testUID })
