@@ -117,8 +117,9 @@ func dnsperf(o options, c *coreDNS, queries string, d time.Duration, label strin
 // phase is the result of alternating off and on runs.
 type phase struct {
 	off, on     []perfRun
-	offLines    int // printed by k8s_event or client-go: by the off server during the runs
-	pluginLines int // the same, by the on server
+	offLines    int           // printed by k8s_event or client-go: by the off server during the runs
+	pluginLines int           // the same, by the on server
+	window      time.Duration // from the end of the warm-up to the servers' stop
 	samples     []string
 }
 
@@ -145,6 +146,7 @@ func runPhase(o options, label, offConf, onConf string, env []string, queries st
 	for _, c := range []*coreDNS{off, on} {
 		c.pluginLines() // start-up and warm-up lines do not count
 	}
+	measured := time.Now()
 	for i := range o.pairs {
 		order := []*coreDNS{off, on}
 		if i%2 == 1 {
@@ -167,6 +169,7 @@ func runPhase(o options, label, offConf, onConf string, env []string, queries st
 	// while stopping counts too.
 	off.stop()
 	on.stop()
+	ph.window = time.Since(measured)
 	ph.offLines, _ = off.pluginLines()
 	ph.pluginLines, ph.samples = on.pluginLines()
 	for _, s := range ph.samples {
