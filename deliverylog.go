@@ -36,7 +36,7 @@ func (d *deliveryLog) logger() logr.Logger { return logr.New(deliverySink{d}) }
 
 func (d *deliveryLog) report(msg string, err error) {
 	if strings.Contains(msg, "dropped event") {
-		droppedCount.WithLabelValues(dropBroadcaster).Inc()
+		droppedBroadcaster.Inc()
 	}
 	d.mu.Lock()
 	now := d.now()

@@ -118,7 +118,7 @@ func counterValues(name string) map[string]float64 {
 }
 
 // dropReasons are the label values of coredns_k8s_event_dropped_total.
-var dropReasons = []string{dropRateLimited, dropQueueFull, dropBroadcaster, dropShuttingDown}
+var dropReasons = []string{dropRateLimited, dropQueueFull, dropBroadcaster}
 
 // pluginCounters is a reading of the plugin's line and drop counters.
 type pluginCounters struct {
@@ -266,9 +266,7 @@ func runFlood(t testing.TB, stanza string, rate int, dur time.Duration) floodRes
 	client := newFake()
 	wc := countWrites(client)
 	useFakeClient(t, client)
-	t.Setenv(envPodName, testPod)
-	t.Setenv(envNamespace, testNS)
-	t.Setenv(envPodUID, testUID)
+	setPodEnv(t, true)
 	out := captureOutput(t)
 
 	before := readCounters()

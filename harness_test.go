@@ -36,7 +36,7 @@ const (
 	testNode = "node-1"
 )
 
-func setPodEnv(t *testing.T, withUID bool) {
+func setPodEnv(t testing.TB, withUID bool) {
 	t.Helper()
 	t.Setenv(envPodName, testPod)
 	t.Setenv(envNamespace, testNS)

@@ -2,7 +2,6 @@ package k8s_event
 
 import (
 	"testing"
-	"time"
 )
 
 // BenchmarkListener measures k8s_event's listener alone: the calls CoreDNS's log
@@ -22,15 +21,7 @@ func BenchmarkListener(b *testing.B) {
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			useFakeClient(b, newFake())
-			reporterTiming.flushTimeout = 50 * time.Millisecond
-			if bc.ticking {
-				reporterTiming.clock = &tickingClock{}
-			}
-			b.Setenv(envPodName, testPod)
-			b.Setenv(envNamespace, testNS)
-			b.Setenv(envPodUID, testUID)
-			inst := startCoreDNS(b, corefile(bc.stanza))
+			inst := startForBenchmark(b, newFake(), bc.stanza, bc.ticking)
 			l := activeReporter().listener
 			// The arguments as the errors plugin's logger passes them on: already boxed.
 			v := []any{42}

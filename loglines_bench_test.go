@@ -1,9 +1,93 @@
 package k8s_event
 
 import (
+	"errors"
 	"flag"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"k8s.io/client-go/kubernetes"
+
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	corev1 "k8s.io/api/core/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 )
+
+// tickingClock advances one second each time it is read, so every token bucket check
+// finds a fresh token: the benchmark of admitted lines needs no real time to pass.
+type tickingClock struct{ ns atomic.Int64 }
+
+func (c *tickingClock) Now() time.Time {
+	return time.Unix(0, c.ns.Add(int64(time.Second)))
+}
+
+func (c *tickingClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// startForBenchmark starts CoreDNS in-process with stanza, reporting as the test Pod to
+// client; with ticking, every token bucket check finds a fresh token.
+func startForBenchmark(b *testing.B, client kubernetes.Interface, stanza string, ticking bool) *caddy.Instance {
+	b.Helper()
+	useFakeClient(b, client)
+	reporterTiming.flushTimeout = 50 * time.Millisecond
+	if ticking {
+		reporterTiming.clock = &tickingClock{}
+	}
+	setPodEnv(b, true)
+	return startCoreDNS(b, corefile(stanza))
+}
+
+// BenchmarkLogLine measures what a plugin log line costs the goroutine that logs it, as
+// a DNS query's goroutine logs through the errors plugin: CoreDNS runs in-process from a
+// Corefile and allocations are counted process-wide, so the pipeline's own goroutines
+// count too. Compare each case with no_listener.
+func BenchmarkLogLine(b *testing.B) {
+	cases := []struct {
+		name     string
+		stanza   string // empty: no k8s_event at all
+		ticking  bool   // a fresh token for every line
+		hangSink bool   // the Events API never answers
+		warmedUp bool   // the warm-up line becomes an event
+	}{
+		{name: "no_listener"},
+		{name: "level_not_reported", stanza: "k8s_event {\n level info\n }"},
+		{name: "rate_limited", stanza: "k8s_event {\n rate 1/3600 1\n }", warmedUp: true},
+		{name: "admitted", stanza: "k8s_event {\n rate 1 256\n }", ticking: true, warmedUp: true},
+		{name: "rate_limited_api_hangs", stanza: "k8s_event {\n rate 1/3600 1\n }", hangSink: true},
+		{name: "admitted_api_hangs", stanza: "k8s_event {\n rate 1 256\n }", ticking: true, hangSink: true},
+	}
+	errorsLog := clog.NewWithPlugin("errors")
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			client := newFake()
+			release := make(chan struct{})
+			if bc.hangSink {
+				client.PrependReactor("*", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+					<-release
+					return true, nil, errors.New("gave up")
+				})
+			}
+			inst := startForBenchmark(b, client, bc.stanza, bc.ticking)
+			// Take the rate-limited cases' only token, and let the first event through the
+			// fake's one-time set-up, before measuring.
+			errorsLog.Errorf("%d example.org. A: read udp 127.0.0.1:53->127.0.0.1:9: i/o timeout", -1)
+			if bc.warmedUp {
+				eventuallyEvents(b, client, testNS, "the warm-up event", func(evs []corev1.Event) bool { return len(evs) == 1 })
+			}
+
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				errorsLog.Errorf("%d example.org. A: read udp 127.0.0.1:53->127.0.0.1:9: i/o timeout", i)
+			}
+			b.StopTimer()
+			close(release)
+			stopCoreDNS(b, inst)
+		})
+	}
+}
 
 // withBenchtime1x makes testing.Benchmark run each benchmark once until the test ends.
 func withBenchtime1x(t *testing.T) {

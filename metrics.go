@@ -35,10 +35,9 @@ var (
 
 // Reasons a selected line is dropped.
 const (
-	dropRateLimited  = "rate_limited"  // the token bucket of its event type was empty
-	dropQueueFull    = "queue_full"    // the hand-off queue to the sender was full
-	dropBroadcaster  = "broadcaster"   // client-go's broadcaster queue refused it
-	dropShuttingDown = "shutting_down" // it arrived while the reporter was stopping
+	dropRateLimited = "rate_limited" // the token bucket of its event type was empty
+	dropQueueFull   = "queue_full"   // the hand-off queue to the sender was full
+	dropBroadcaster = "broadcaster"  // client-go's broadcaster queue refused it
 )
 
 // Counters resolved once, so the log-call path neither hashes labels nor allocates.
@@ -46,6 +45,7 @@ var (
 	linesByLevel       [numLevels]prometheus.Counter
 	droppedRateLimited = droppedCount.WithLabelValues(dropRateLimited)
 	droppedQueueFull   = droppedCount.WithLabelValues(dropQueueFull)
+	droppedBroadcaster = droppedCount.WithLabelValues(dropBroadcaster)
 )
 
 func init() {

@@ -46,7 +46,6 @@ type reporter struct {
 	cfg      *config
 	timing   timing
 	id       identity
-	throttle *throttle
 	listener *listener
 
 	queue        chan line
@@ -73,8 +72,8 @@ func queueSize(burst int) int { return 2*burst + 16 }
 // refill them, and its Pod reference, so a reload does not repeat the UID lookup.
 func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *reporter, tm timing) *reporter {
 	var th *throttle
-	if prev != nil && prev.throttle.sameRate(cfg) {
-		th = prev.throttle
+	if prev != nil && prev.listener.throttle.sameRate(cfg) {
+		th = prev.listener.throttle
 	} else {
 		th = newThrottle(cfg.qps, cfg.burst, tm.clock)
 	}
@@ -83,7 +82,6 @@ func newReporter(cfg *config, client kubernetes.Interface, id identity, prev *re
 		cfg:        cfg,
 		timing:     tm,
 		id:         id,
-		throttle:   th,
 		queue:      make(chan line, queueSize(cfg.burst)),
 		refReady:   make(chan struct{}),
 		cancel:     cancel,

@@ -33,9 +33,7 @@ func runScale(t testing.TB, cacheSize, distinct, lines int) scaleResult {
 	wc := countWrites(client)
 	useFakeClient(t, client)
 	reporterTiming.clock = &tickingClock{}
-	t.Setenv(envPodName, testPod)
-	t.Setenv(envNamespace, testNS)
-	t.Setenv(envPodUID, testUID)
+	setPodEnv(t, true)
 
 	errorsLog := clog.NewWithPlugin("errors")
 	before := readCounters()

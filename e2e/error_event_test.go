@@ -22,13 +22,7 @@ func TestErrorEvent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			pod := newPod(t)
-			addr := loopbackAddr(freePort(t))
-			c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
-				"errors",
-				failingForward(t),
-				kubeapiDirective(),
-				k8sEventDirective(),
-			), podEnv(pod, tc.withUID)...)
+			c, addr := startFailingUpstream(t, pod, tc.withUID)
 
 			failQuery(t, addr, "first.example.org.")
 			first := loggedMessage(t, c, "ERROR", "first.example.org.")
@@ -75,13 +69,7 @@ func TestErrorEvent(t *testing.T) {
 func TestPercentInQueryName(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	addr := loopbackAddr(freePort(t))
-	c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
-		"errors",
-		failingForward(t),
-		kubeapiDirective(),
-		k8sEventDirective(),
-	), podEnv(pod, true)...)
+	c, addr := startFailingUpstream(t, pod, true)
 
 	const name = "100%25d.%s%d%v%!x.example.org."
 	failQuery(t, addr, name)
@@ -101,13 +89,7 @@ func TestPercentInQueryName(t *testing.T) {
 func TestEventBeforeShutdown(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	addr := loopbackAddr(freePort(t))
-	c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
-		"errors",
-		failingForward(t),
-		kubeapiDirective(),
-		k8sEventDirective(),
-	), podEnv(pod, false)...)
+	c, addr := startFailingUpstream(t, pod, false)
 
 	failQuery(t, addr, "last-words.example.org.")
 	if err := c.stop(); err != nil {
@@ -119,4 +101,19 @@ func TestEventBeforeShutdown(t *testing.T) {
 		t.Fatalf("want one event %q, got:\n%s", msg, formatEvents(evs))
 	}
 	checkEvent(t, evs[0], pod, reasonError)
+}
+
+// startFailingUpstream starts ./coredns reporting as pod with k8s_event's defaults, with
+// errors and a forward to a dead upstream, so every query logs an error line. It returns
+// the server and its address.
+func startFailingUpstream(t *testing.T, pod *corev1.Pod, withUID bool) (*coreDNS, string) {
+	t.Helper()
+	addr := loopbackAddr(freePort(t))
+	c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
+		"errors",
+		failingForward(t),
+		kubeapiDirective(),
+		k8sEventDirective(),
+	), podEnv(pod, withUID)...)
+	return c, addr
 }

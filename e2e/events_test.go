@@ -79,20 +79,24 @@ func waitEvent(t *testing.T, pod *corev1.Pod, reason, message string) corev1.Eve
 
 // matching returns the events with this reason and exact message.
 func matching(evs []corev1.Event, reason, message string) []corev1.Event {
-	var out []corev1.Event
-	for _, e := range evs {
-		if e.Reason == reason && e.Message == message {
-			out = append(out, e)
-		}
-	}
-	return out
+	return filterEvents(evs, func(e corev1.Event) bool { return e.Reason == reason && e.Message == message })
 }
 
 // withReason returns the events with this reason.
 func withReason(evs []corev1.Event, reason string) []corev1.Event {
+	return filterEvents(evs, func(e corev1.Event) bool { return e.Reason == reason })
+}
+
+// filterMessage returns the events with this exact message.
+func filterMessage(evs []corev1.Event, msg string) []corev1.Event {
+	return filterEvents(evs, func(e corev1.Event) bool { return e.Message == msg })
+}
+
+// filterEvents returns the events keep accepts, in order.
+func filterEvents(evs []corev1.Event, keep func(corev1.Event) bool) []corev1.Event {
 	var out []corev1.Event
 	for _, e := range evs {
-		if e.Reason == reason {
+		if keep(e) {
 			out = append(out, e)
 		}
 	}

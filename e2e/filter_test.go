@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // TestFilters: the level, plugins and except settings decide which lines become events.
@@ -138,15 +136,4 @@ func TestTwoServerBlocks(t *testing.T) {
 	if w := waitAudit(t, 3, func() eventWrites { return auditEventWrites(t, pod) }); w.total() != 3 || w.allowed != 3 {
 		t.Errorf("audit log: want 3 allowed writes, got %v (%d allowed)", w.byVerb, w.allowed)
 	}
-}
-
-// filterMessage returns the events with this exact message.
-func filterMessage(evs []corev1.Event, msg string) []corev1.Event {
-	var out []corev1.Event
-	for _, e := range evs {
-		if e.Message == msg {
-			out = append(out, e)
-		}
-	}
-	return out
 }
