@@ -118,7 +118,7 @@ func counterValues(name string) map[string]float64 {
 }
 
 // dropReasons are the label values of coredns_k8s_event_dropped_total.
-var dropReasons = []string{dropRateLimited, dropQueueFull, dropBroadcaster}
+var dropReasons = []string{dropRateLimited, dropQueueFull, dropRejected, dropRetriesExhausted, dropShutdown}
 
 // pluginCounters is a reading of the plugin's line and drop counters.
 type pluginCounters struct {
@@ -265,8 +265,7 @@ type floodResult struct {
 func runFlood(t testing.TB, stanza string, rate int, dur time.Duration) floodResult {
 	client := newFake()
 	wc := countWrites(client)
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	usePipeline(t, testOptions(client, true))
 	out := captureOutput(t)
 
 	before := readCounters()

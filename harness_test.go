@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,32 +35,41 @@ const (
 	testNode = "node-1"
 )
 
-func setPodEnv(t testing.TB, withUID bool) {
-	t.Helper()
-	t.Setenv(envPodName, testPod)
-	t.Setenv(envNamespace, testNS)
-	t.Setenv(envNodeName, testNode)
+// testIdentity is the test Pod's identity, with or without its UID.
+func testIdentity(withUID bool) identity {
+	id := identity{podName: testPod, namespace: testNS, nodeName: testNode}
 	if withUID {
-		t.Setenv(envPodUID, testUID)
-	} else {
-		t.Setenv(envPodUID, "")
+		id.podUID = testUID
 	}
+	return id
 }
 
-// serialize keeps tests that start CoreDNS instances from sharing the process-wide
-// listener.
-var serialize sync.Mutex
+// testOptions are the options of a pipeline whose kubeapi client, in every server block,
+// is client, and whose Pod is the test Pod.
+func testOptions(client kubernetes.Interface, withUID bool) options {
+	opts := defaultOptions()
+	opts.clientFor = func(*dnsserver.Config) (kubernetes.Interface, error) { return client, nil }
+	opts.identity = testIdentity(withUID)
+	opts.lookupRetry = backoff{initial: 10 * time.Millisecond, max: 100 * time.Millisecond}
+	return opts
+}
 
-// useFakeClient makes kubeapi's client, for every server block, the given fake.
-func useFakeClient(t testing.TB, client kubernetes.Interface) {
+// usePipeline makes a pipeline built from opts the process's for the rest of the test,
+// as if the process had just started; the CoreDNS instances the test starts use it. At
+// the end of the test it is stopped as at the process's final shutdown.
+func usePipeline(t testing.TB, opts options) *pipeline {
 	t.Helper()
-	serialize.Lock()
-	prevClient, prevTiming := kubeClient, reporterTiming
-	kubeClient = func(*dnsserver.Config) (kubernetes.Interface, error) { return client, nil }
+	p := newPipeline(opts)
+	process.Lock()
+	process.p = p
+	process.Unlock()
 	t.Cleanup(func() {
-		kubeClient, reporterTiming = prevClient, prevTiming
-		serialize.Unlock()
+		p.stop()
+		process.Lock()
+		process.p = nil
+		process.Unlock()
 	})
+	return p
 }
 
 // corefile builds a Corefile of server blocks on free ports, each with kubeapi and the
@@ -161,19 +169,18 @@ func reload(t testing.TB, inst *caddy.Instance, contents string) *caddy.Instance
 	return next
 }
 
-// activeReporter returns the reporter whose listener is registered, if any.
-func activeReporter() *reporter {
-	process.Lock()
-	defer process.Unlock()
-	return process.active
-}
-
 // fakeAPI makes a fresh fake API, holding the test Pod, every server block's kubeapi
-// client, and sets the Pod's environment, with or without its UID.
-func fakeAPI(t *testing.T, withUID bool) *fake.Clientset {
+// client in a new process pipeline, reporting on the test Pod with or without its UID.
+func fakeAPI(t testing.TB, withUID bool) *fake.Clientset {
 	t.Helper()
 	client := newFake()
-	useFakeClient(t, client)
-	setPodEnv(t, withUID)
+	usePipeline(t, testOptions(client, withUID))
 	return client
+}
+
+// reporting tells whether the process's pipeline has settings in effect.
+func reporting() bool {
+	process.Lock()
+	defer process.Unlock()
+	return process.p != nil && process.p.settings.Load() != nil
 }

@@ -9,42 +9,40 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
-	clog "github.com/coredns/coredns/plugin/pkg/log"
-	"github.com/coredns/kubeapi"
 	"k8s.io/client-go/kubernetes"
 )
 
-// kubeClient returns the client the kubeapi plugin of a server block set up.
-var kubeClient = func(cfg *dnsserver.Config) (kubernetes.Interface, error) { return kubeapi.Client(cfg) }
-
-// reporterTiming is the timing of new reporters.
-var reporterTiming = defaultTiming
-
-// process holds the reporter whose listener is registered: exactly one per process, so
-// that every log line becomes at most one event however many server blocks or reloads
-// there are. owner is the caddy instance that runs it; a reload with unchanged settings
-// hands the reporter to the new instance, so the correlator's state (the Count of
-// repeated lines) carries over.
+// process holds the process's one pipeline, created by the first setup of the plugin and
+// kept until the final shutdown, so that every log line of the process is reported at
+// most once, from start-up to exit, however many server blocks and reloads there are.
 var process struct {
 	sync.Mutex
-	active   *reporter
-	owner    *instance
-	stopping sync.WaitGroup // reporters still writing their queued events
+	p *pipeline
 }
 
-// retire stops r in the background; finalShutdown waits for every retired reporter.
-func retire(r *reporter) {
-	process.stopping.Go(func() { <-r.stop() })
+// processPipeline returns the process's pipeline, starting it on first use. Its listener
+// is registered then: setup runs for every plugin before any plugin's OnStartup, so the
+// lines of every plugin's start-up are seen, wherever k8s_event is in plugin.cfg.
+func processPipeline() *pipeline {
+	process.Lock()
+	defer process.Unlock()
+	if process.p == nil {
+		process.p = newPipeline(defaultOptions())
+	}
+	return process.p
 }
 
-// instance is k8s_event in one caddy instance: the settings its server blocks share and
-// the reporter it starts.
+// instance is k8s_event in one caddy instance (one configuration): the settings its
+// server blocks share.
 type instance struct {
+	p          *pipeline
 	cfg        *config
 	blocks     []*dnsserver.Config
 	blockNames []string // as in error messages, in the order of blocks
-	client     kubernetes.Interface
-	rep        *reporter
+
+	mu       sync.Mutex
+	settings *settings // put in effect by start
+	shutDown bool
 }
 
 type instanceKey struct{}
@@ -55,12 +53,13 @@ func join(c *caddy.Controller, cfg *config) error {
 	block := strings.Join(c.ServerBlockKeys, " ")
 	in, _ := c.Get(instanceKey{}).(*instance)
 	if in == nil {
-		in = &instance{cfg: cfg}
+		in = &instance{p: processPipeline(), cfg: cfg}
 		c.Set(instanceKey{}, in)
 		c.OnStartup(in.start)
 		c.OnShutdown(in.shutdown)
 		c.OnRestartFailed(in.restartFailed)
 		c.OnFinalShutdown(in.finalShutdown)
+		in.p.configure(cfg)
 	} else if !in.cfg.equal(cfg) {
 		return fmt.Errorf("server blocks %q and %q configure k8s_event differently (%s, and %s): "+
 			"it reports the lines of the whole process, so give it the same settings everywhere",
@@ -71,76 +70,67 @@ func join(c *caddy.Controller, cfg *config) error {
 	return nil
 }
 
-// start runs on startup and after a reload, before the previous instance shuts down.
-// The log package swaps listeners under its own lock, so no line goes to two reporters
-// and none is missed.
+// configure puts the settings of the process's first configuration in effect as soon as
+// it is parsed, before any plugin starts: lines logged before kubeapi's client exists
+// wait in the backlog. Later configurations take effect when they start.
+func (p *pipeline) configure(cfg *config) {
+	p.mu.Lock()
+	first := !p.configured
+	p.configured = true
+	p.mu.Unlock()
+	if first {
+		p.use(newSettings(cfg, nil, nil, p.opts))
+	}
+}
+
+// start runs on startup and after a reload, before the previous instance shuts down:
+// the new settings and client replace the old in one atomic store.
 func (in *instance) start() error {
+	var client kubernetes.Interface
 	for i, b := range in.blocks {
-		cl, err := kubeClient(b)
+		cl, err := in.p.opts.clientFor(b)
 		if err != nil {
 			return fmt.Errorf("plugin/%s: server block %q has k8s_event but no kubeapi: add kubeapi to it, "+
 				"it provides the connection to the Kubernetes API (%v)", pluginName, in.blockNames[i], err)
 		}
-		if in.client == nil {
-			in.client = cl
+		if client == nil {
+			client = cl
 		}
 	}
-	id := identityFromEnv()
-	process.Lock()
-	defer process.Unlock()
-	if prev := process.active; prev != nil && prev.reusableFor(in.cfg, id) {
-		prev.useClient(in.client)
-		in.rep, process.owner = prev, in
-		return nil
-	}
-	in.rep = newReporter(in.cfg, in.client, id, process.active, reporterTiming)
-	clog.RegisterListener(in.rep.listener)
-	process.active, process.owner = in.rep, in
+	s := newSettings(in.cfg, client, in.p.lastThrottle(), in.p.opts)
+	in.mu.Lock()
+	in.settings = s
+	in.mu.Unlock()
+	in.p.use(s)
 	return nil
 }
 
-// shutdown runs when the instance stops, on reload after the new one started. It does
-// not wait for queued events: finalShutdown does, when the process ends.
+// shutdown runs when the instance stops: on a reload, after the new one started. If the
+// new configuration has no k8s_event, reporting stops here.
 func (in *instance) shutdown() error {
-	process.Lock()
-	defer process.Unlock()
-	if in.rep == nil {
-		return nil
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.shutDown = true
+	if in.settings != nil {
+		in.p.settings.CompareAndSwap(in.settings, nil)
 	}
-	if process.active == in.rep {
-		if process.owner != in {
-			return nil // the instance that replaced this one carries on with it
-		}
-		clog.DeregisterListener(in.rep.listener)
-		process.active, process.owner = nil, nil
-	}
-	retire(in.rep)
 	return nil
 }
 
-// restartFailed runs on the instance that keeps running when a reload fails. If the
-// failed instance got as far as starting, this one takes its reporter back, or
-// re-registers its own and stops the orphan, which nothing else would.
+// restartFailed runs on the instance that keeps running when a reload fails: its
+// settings and client are put back, unless it already shut down (a plugin's shutdown
+// failed after the new instance took over), in which case the new ones stay.
 func (in *instance) restartFailed() error {
-	process.Lock()
-	defer process.Unlock()
-	if in.rep == nil {
-		return nil
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.shutDown && in.settings != nil {
+		in.p.use(in.settings)
 	}
-	if orphan := process.active; orphan != in.rep {
-		clog.RegisterListener(in.rep.listener)
-		if orphan != nil {
-			retire(orphan)
-		}
-	}
-	in.rep.useClient(in.client)
-	process.active, process.owner = in.rep, in
 	return nil
 }
 
-// finalShutdown gives queued events their bounded chance before the process exits,
-// those of reporters retired by recent reloads included.
+// finalShutdown gives what is on its way its bounded chance before the process exits.
 func (in *instance) finalShutdown() error {
-	process.stopping.Wait()
+	in.p.stop()
 	return nil
 }

@@ -81,11 +81,12 @@ func TestEventObject(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			client := fakeAPI(t, tc.withUID)
+			client := newFake()
+			p := usePipeline(t, testOptions(client, tc.withUID))
 			inst := startCoreDNS(t, corefile("k8s_event {\n level info warning error\n }"))
 			defer stopCoreDNS(t, inst)
 			if !tc.withUID {
-				waitReference(t, func(r *corev1.ObjectReference) bool { return r.UID == testUID })
+				waitReference(t, p)
 			}
 
 			tc.log()
@@ -98,33 +99,19 @@ func TestEventObject(t *testing.T) {
 	}
 }
 
-// waitReference waits until the active reporter's involved object satisfies ok.
-func waitReference(t *testing.T, ok func(*corev1.ObjectReference) bool) {
+// waitReference waits until p's involved object is final.
+func waitReference(t *testing.T, p *pipeline) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r := activeReporter(); r != nil {
-			select {
-			case <-r.refReady:
-				if ref := r.ref.Load(); ok(ref) {
-					return
-				} else {
-					t.Fatalf("unexpected reference after lookup: %+v", ref)
-				}
-			default:
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting for the Pod reference")
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-p.refDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for the Pod reference")
 	}
 }
 
 func TestReferenceWithoutUIDWhenLookupFails(t *testing.T) {
 	client := fake.NewClientset() // the Pod does not exist
-	useFakeClient(t, client)
-	setPodEnv(t, false)
+	usePipeline(t, testOptions(client, false))
 	inst := startCoreDNS(t, corefile("k8s_event"))
 	defer stopCoreDNS(t, inst)
 
@@ -137,11 +124,9 @@ func TestReferenceWithoutUIDWhenLookupFails(t *testing.T) {
 
 func TestReferenceFallbackToDefaultNamespace(t *testing.T) {
 	client := newFake()
-	useFakeClient(t, client)
-	t.Setenv(envPodName, "")
-	t.Setenv(envNamespace, "")
-	t.Setenv(envPodUID, "")
-	t.Setenv(envNodeName, testNode)
+	opts := testOptions(client, false)
+	opts.identity = identity{nodeName: testNode}
+	usePipeline(t, opts)
 	inst := startCoreDNS(t, corefile("k8s_event"))
 	defer stopCoreDNS(t, inst)
 
@@ -215,7 +200,7 @@ func TestTwoServerBlocksOneEventPerLine(t *testing.T) {
 }
 
 func TestDifferentSettingsInTwoBlocks(t *testing.T) {
-	useFakeClient(t, newFake())
+	fakeAPI(t, true)
 	_, err := startCoreDNSErr(corefile("k8s_event {\n level error\n }", "k8s_event {\n level info\n }"))
 	if err == nil {
 		t.Fatal("expected a startup error")
@@ -228,8 +213,9 @@ func TestDifferentSettingsInTwoBlocks(t *testing.T) {
 }
 
 func TestWithoutKubeAPI(t *testing.T) {
-	serialize.Lock()
-	defer serialize.Unlock()
+	opts := defaultOptions()
+	opts.identity = testIdentity(true)
+	p := usePipeline(t, opts)
 	_, err := startCoreDNSErr("example.org:0 {\n k8s_event\n}")
 	if err == nil {
 		t.Fatal("expected a startup error")
@@ -239,8 +225,8 @@ func TestWithoutKubeAPI(t *testing.T) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
 	}
-	if activeReporter() != nil {
-		t.Error("a reporter is active after a failed start")
+	if p.client.Load() != nil {
+		t.Error("the pipeline has a client after a failed start")
 	}
 }
 
@@ -260,8 +246,7 @@ func TestSinkErrorsNeverBecomeEvents(t *testing.T) {
 		creates.Add(1)
 		return true, nil, apiForbidden()
 	})
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	usePipeline(t, testOptions(client, true))
 	// Every plugin, every level: a delivery failure reported anywhere would come back.
 	inst := startCoreDNS(t, corefile("k8s_event {\n level debug info warning error\n rate 1 256\n }"))
 	errorsLog.Error("first")
@@ -288,9 +273,9 @@ func TestEventAPIWaitsForNothing(t *testing.T) {
 		return true, nil, errors.New("gave up")
 	})
 	defer close(release)
-	useFakeClient(t, client)
-	reporterTiming.flushTimeout = 200 * time.Millisecond
-	setPodEnv(t, true)
+	opts := testOptions(client, true)
+	opts.flushTimeout = 200 * time.Millisecond
+	usePipeline(t, opts)
 	inst := startCoreDNS(t, corefile("k8s_event {\n rate 1 256\n }"))
 
 	start := time.Now()

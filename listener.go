@@ -10,65 +10,32 @@ type line struct {
 // event write cannot feed on itself.
 var selfPrefix = loggerPrefix(pluginName)
 
-// listener receives every plugin log line of the process (clog.Listener). It runs on
-// the goroutine that logs, a DNS query's among them, so it never blocks: a line is
-// filtered, charged to its token bucket, formatted and handed off without waiting.
-// Fatal lines are the exception: the process exits right after, so they are written
-// before the call returns, bounded by a short timeout.
-type listener struct {
-	levels   levelSet
-	plugins  map[string]struct{} // logger prefixes named by plugins or except; nil for all
-	except   bool
-	throttle *throttle
-	queue    chan<- line
-	fatal    func(message string)
-}
+// listener receives every plugin log line of the process (clog.Listener), for the life
+// of the process. It runs on the goroutine that logs, a DNS query's among them, so it
+// never blocks: a line is filtered, charged to its token bucket, formatted and handed
+// off without waiting. Fatal lines are the exception: the process exits right after, so
+// they are written before the call returns, bounded by a short timeout. It runs with
+// CoreDNS's listener lock held: nothing it calls may log through a plugin logger.
+type listener struct{ p *pipeline }
 
-// Name implements the clog.Listener interface. One name process-wide: registering a new
-// listener replaces the previous one in place, which is how a reload hands over.
+// Name implements the clog.Listener interface.
 func (l *listener) Name() string { return pluginName }
 
-// selected reports whether a line of this level from this logger is to be reported.
-func (l *listener) selected(lv level, prefix string) bool {
-	if !l.levels.has(lv) || prefix == selfPrefix {
-		return false
-	}
-	if l.plugins != nil {
-		if _, named := l.plugins[prefix]; named == l.except {
-			return false
-		}
-	}
-	return true
-}
-
-// admitted counts a selected line and charges it to the rate limit. Fatal lines are
-// never refused: there is at most one, and it is the one that matters most.
-func (l *listener) admitted(lv level, prefix string) bool {
-	if !l.selected(lv, prefix) {
-		return false
+func (l *listener) report(lv level, prefix, format string, v []any, formatted bool) {
+	s := l.p.settings.Load()
+	if s == nil || !s.selected(lv, prefix) {
+		return
 	}
 	linesByLevel[lv].Inc()
-	if lv != levelFatal && !l.throttle.admit(lv) {
+	if lv == levelFatal { // never refused: there is at most one, and it matters most
+		l.p.writeFatal(formatMessage(prefix, format, v, formatted))
+		return
+	}
+	if !s.throttle.admit(lv) {
 		droppedRateLimited.Inc()
-		return false
-	}
-	return true
-}
-
-func (l *listener) report(lv level, prefix, format string, v []any, formatted bool) {
-	if !l.admitted(lv, prefix) {
 		return
 	}
-	msg := formatMessage(prefix, format, v, formatted)
-	if lv == levelFatal {
-		l.fatal(msg)
-		return
-	}
-	select {
-	case l.queue <- line{level: lv, message: msg}:
-	default:
-		droppedQueueFull.Inc()
-	}
+	l.p.enqueue(s, line{level: lv, message: formatMessage(prefix, format, v, formatted)})
 }
 
 // Debug implements the clog.Listener interface.
@@ -110,3 +77,25 @@ func (l *listener) Fatal(prefix string, v ...any) { l.report(levelFatal, prefix,
 func (l *listener) Fatalf(prefix, format string, v ...any) {
 	l.report(levelFatal, prefix, format, v, true)
 }
+
+// enqueue hands an admitted line to the sender, or drops it when the backlog of lines on
+// their way is full: the backlog holds lines until the API takes them, during an outage
+// too, and its bound is what keeps the memory bounded.
+func (p *pipeline) enqueue(s *settings, ln line) {
+	if p.inflight.Add(1) > s.backlog() {
+		p.inflight.Add(-1)
+		droppedQueueFull.Inc()
+		return
+	}
+	select {
+	case p.queue <- ln: // never full: the channel holds maxBacklog, inflight counts it
+	default:
+		p.inflight.Add(-1)
+		droppedQueueFull.Inc()
+	}
+}
+
+// maxBacklog is the largest backlog any settings allow, the capacity of the hand-off
+// channel. It stays below client-go's broadcaster queue (1000 events, which drops
+// what does not fit), so that every line handed to client-go reaches the sink.
+var maxBacklog = queueSize(maxBurst)

@@ -22,7 +22,7 @@ func BenchmarkListener(b *testing.B) {
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			inst := startForBenchmark(b, newFake(), bc.stanza, bc.ticking)
-			l := activeReporter().listener
+			l := processPipeline().listener
 			// The arguments as the errors plugin's logger passes them on: already boxed.
 			v := []any{42}
 			l.Errorf("plugin/errors: ", floodMessage, v...) // takes the rate-limited case's only token

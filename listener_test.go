@@ -17,38 +17,40 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
-// newTestReporter starts a reporter on a fake clientset with a fake clock, its listener
-// not registered: tests call it directly, as CoreDNS's log package would.
-func newTestReporter(t *testing.T, stanza string) (*reporter, *clocktesting.FakeClock, *fake.Clientset) {
+// newTestPipeline starts a pipeline with the settings of stanza on a fake clientset and a
+// fake clock; tests call its listener directly, as CoreDNS's log package would.
+func newTestPipeline(t *testing.T, stanza string, change ...func(*options)) (*pipeline, *clocktesting.FakeClock, *fake.Clientset) {
 	t.Helper()
 	cfg, err := parse(caddy.NewTestController("dns", stanza))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Now())
-	tm := defaultTiming
-	tm.clock = clk
 	client := newFake()
-	id := identity{podName: testPod, namespace: testNS, podUID: testUID, nodeName: testNode}
-	r := newReporter(cfg, client, id, nil, tm)
-	t.Cleanup(func() { <-r.stop() })
-	return r, clk, client
+	opts := testOptions(client, true)
+	opts.clock = clk
+	for _, c := range change {
+		c(&opts)
+	}
+	p := usePipeline(t, opts)
+	p.use(newSettings(cfg, client, nil, opts))
+	return p, clk, client
 }
 
 func TestBurstThenThrottle(t *testing.T) {
-	r, clk, client := newTestReporter(t, "k8s_event {\n level info error\n rate 1/10 5\n}")
+	p, clk, client := newTestPipeline(t, "k8s_event {\n level info error\n rate 1/10 5\n}")
 	for i := range 20 {
-		r.listener.Errorf("plugin/errors: ", "warning-type line %d", i)
-		r.listener.Infof("plugin/reload: ", "normal-type line %d", i)
+		p.listener.Errorf("plugin/errors: ", "warning-type line %d", i)
+		p.listener.Infof("plugin/reload: ", "normal-type line %d", i)
 	}
 	// Each event type has its own bucket of 5.
 	waitCount(t, client, 10)
 	// 10 s later one token per bucket is back.
 	clk.Step(10 * time.Second)
 	for i := range 5 {
-		r.listener.Errorf("plugin/errors: ", "later %d", i)
+		p.listener.Errorf("plugin/errors: ", "later %d", i)
 	}
-	<-r.stop()
+	p.stop()
 	evs := events(t, client, testNS)
 	for i := range 5 {
 		for _, msg := range []string{fmt.Sprintf("plugin/errors: warning-type line %d", i), fmt.Sprintf("plugin/reload: normal-type line %d", i)} {
@@ -66,11 +68,11 @@ func TestBurstThenThrottle(t *testing.T) {
 }
 
 func TestRepeatedLineCountsUp(t *testing.T) {
-	r, _, client := newTestReporter(t, "k8s_event {\n rate 1 10\n}")
+	p, _, client := newTestPipeline(t, "k8s_event {\n rate 1 10\n}")
 	for range 4 {
-		r.listener.Error("plugin/errors: ", "same line")
+		p.listener.Error("plugin/errors: ", "same line")
 	}
-	<-r.stop()
+	p.stop()
 	evs := events(t, client, testNS)
 	if n, count := countMessage(evs, "plugin/errors: same line"); n != 1 || count != 4 {
 		t.Errorf("want one event with Count 4, got %s", describe(evs))
@@ -78,8 +80,8 @@ func TestRepeatedLineCountsUp(t *testing.T) {
 }
 
 func TestFatalWrittenBeforeReturn(t *testing.T) {
-	r, _, client := newTestReporter(t, "k8s_event {\n level fatal\n}")
-	r.listener.Fatalf("plugin/loop: ", "Loop (%s -> %s) detected for zone %q", "127.0.0.1:53", ":53", ".")
+	p, _, client := newTestPipeline(t, "k8s_event {\n level fatal\n}")
+	p.listener.Fatalf("plugin/loop: ", "Loop (%s -> %s) detected for zone %q", "127.0.0.1:53", ":53", ".")
 	// No waiting: the event must be there as the call returns, as os.Exit follows.
 	evs := events(t, client, testNS)
 	if len(evs) != 1 {
@@ -89,8 +91,7 @@ func TestFatalWrittenBeforeReturn(t *testing.T) {
 }
 
 func TestFatalBoundedWhenAPIHangs(t *testing.T) {
-	r, _, client := newTestReporter(t, "k8s_event {\n level fatal\n}")
-	r.timing.fatalTimeout = 100 * time.Millisecond
+	p, _, client := newTestPipeline(t, "k8s_event {\n level fatal\n}", func(o *options) { o.fatalTimeout = 100 * time.Millisecond })
 	release := make(chan struct{})
 	defer close(release)
 	client.PrependReactor("create", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
@@ -99,7 +100,7 @@ func TestFatalBoundedWhenAPIHangs(t *testing.T) {
 	})
 	done := make(chan struct{})
 	go func() {
-		r.listener.Fatal("plugin/loop: ", "Loop detected")
+		p.listener.Fatal("plugin/loop: ", "Loop detected")
 		close(done)
 	}()
 	select {
@@ -110,11 +111,11 @@ func TestFatalBoundedWhenAPIHangs(t *testing.T) {
 }
 
 func TestRefusedLineDoesNotAllocate(t *testing.T) {
-	r, _, _ := newTestReporter(t, "k8s_event {\n rate 1/3600 1\n}")
-	r.listener.Errorf("plugin/errors: ", "takes the only token")
+	p, _, _ := newTestPipeline(t, "k8s_event {\n rate 1/3600 1\n}")
+	p.listener.Errorf("plugin/errors: ", "takes the only token")
 	cases := map[string]func(){
-		"level not reported": func() { r.listener.Infof("plugin/errors: ", "%s", "x") },
-		"rate limited":       func() { r.listener.Errorf("plugin/errors: ", "%s", "x") },
+		"level not reported": func() { p.listener.Infof("plugin/errors: ", "%s", "x") },
+		"rate limited":       func() { p.listener.Errorf("plugin/errors: ", "%s", "x") },
 	}
 	for name, f := range cases {
 		if allocs := testing.AllocsPerRun(1000, f); allocs != 0 {
@@ -135,15 +136,14 @@ func TestFatalWrittenWhileUIDLookupHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := newFake()
-	tm := defaultTiming
-	tm.fatalTimeout = 400 * time.Millisecond
-	tm.flushTimeout = 100 * time.Millisecond
-	id := identity{podName: testPod, namespace: testNS, nodeName: testNode}
-	r := newReporter(cfg, hangingPodLists(client), id, nil, tm)
-	t.Cleanup(func() { <-r.stop() })
+	opts := testOptions(hangingPodLists(client), false)
+	opts.fatalTimeout = 400 * time.Millisecond
+	opts.flushTimeout = 100 * time.Millisecond
+	p := usePipeline(t, opts)
+	p.use(newSettings(cfg, hangingPodLists(client), nil, opts))
 
 	start := time.Now()
-	r.listener.Fatal("plugin/loop: ", "Loop detected")
+	p.listener.Fatal("plugin/loop: ", "Loop detected")
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Fatal took %s with a hung lookup, want it bounded by the 400 ms timeout", d)
 	}

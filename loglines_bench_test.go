@@ -9,6 +9,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	corev1 "k8s.io/api/core/v1"
@@ -17,8 +18,12 @@ import (
 )
 
 // tickingClock advances one second each time it is read, so every token bucket check
-// finds a fresh token: the benchmark of admitted lines needs no real time to pass.
-type tickingClock struct{ ns atomic.Int64 }
+// finds a fresh token: the benchmark of admitted lines needs no real time to pass. Its
+// timers are real ones.
+type tickingClock struct {
+	clock.RealClock
+	ns atomic.Int64
+}
 
 func (c *tickingClock) Now() time.Time {
 	return time.Unix(0, c.ns.Add(int64(time.Second)))
@@ -30,12 +35,12 @@ func (c *tickingClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) 
 // client; with ticking, every token bucket check finds a fresh token.
 func startForBenchmark(b *testing.B, client kubernetes.Interface, stanza string, ticking bool) *caddy.Instance {
 	b.Helper()
-	useFakeClient(b, client)
-	reporterTiming.flushTimeout = 50 * time.Millisecond
+	opts := testOptions(client, true)
+	opts.flushTimeout = 50 * time.Millisecond
 	if ticking {
-		reporterTiming.clock = &tickingClock{}
+		opts.clock = &tickingClock{}
 	}
-	setPodEnv(b, true)
+	usePipeline(b, opts)
 	return startCoreDNS(b, corefile(stanza))
 }
 

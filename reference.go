@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,4 +68,48 @@ func lookupPodUID(ctx context.Context, client kubernetes.Interface, id identity)
 		}
 	}
 	return "", fmt.Errorf("pod %s/%s not found", id.namespace, id.podName)
+}
+
+// completeReference makes the involved object of the events final: without
+// COREDNS_POD_UID it looks the Pod's UID up, retrying with capped exponential backoff
+// until it is found (an API server unreachable at start-up, a Pod not created yet), so
+// that kubectl describe pod shows the events. Events written before then have no UID.
+func (p *pipeline) completeReference() {
+	defer close(p.refDone)
+	id := p.opts.identity
+	if !id.hasPod() {
+		p.opts.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
+			envPodName, envNamespace, metav1.NamespaceDefault)
+		return
+	}
+	if id.podUID != "" {
+		return
+	}
+	var wait time.Duration
+	for {
+		client, err := p.waitClient(p.opts.clock.Now().Add(time.Hour))
+		if err == nil {
+			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
+			var uid types.UID
+			uid, err = lookupPodUID(ctx, client, id)
+			cancel()
+			if err == nil {
+				ref := *p.ref.Load()
+				ref.UID = uid
+				p.ref.Store(&ref)
+				return
+			}
+		}
+		if p.ctx.Err() != nil {
+			return
+		}
+		wait = p.opts.lookupRetry.next(wait)
+		p.opts.log.printf("could not look up the UID of Pod %s/%s, retrying in %s; events until then have none "+
+			"(set %s from the Downward API to avoid the lookup): %v", id.namespace, id.podName, wait, envPodUID, err)
+		select {
+		case <-p.opts.clock.After(wait):
+		case <-p.ctx.Done():
+			return
+		}
+	}
 }

@@ -34,19 +34,19 @@ func TestReloadKeepsCountingRepeatedLines(t *testing.T) {
 // changes kubeapi's settings would.
 func clientPerStart(t *testing.T) *[]*fake.Clientset {
 	t.Helper()
-	useFakeClient(t, nil)
 	var made []*fake.Clientset
-	kubeClient = func(*dnsserver.Config) (kubernetes.Interface, error) {
+	opts := testOptions(nil, true)
+	opts.clientFor = func(*dnsserver.Config) (kubernetes.Interface, error) {
 		c := newFake()
 		made = append(made, c)
 		return c, nil
 	}
+	usePipeline(t, opts)
 	return &made
 }
 
 func TestReloadUsesTheNewConnection(t *testing.T) {
 	clients := clientPerStart(t)
-	setPodEnv(t, true)
 	stanza := "k8s_event {\n rate 1 256\n }"
 	inst := startCoreDNS(t, corefile(stanza))
 	errorsLog.Error("first")
@@ -65,8 +65,6 @@ func TestReloadUsesTheNewConnection(t *testing.T) {
 }
 
 func TestReloadFailingAfterStartKeepsReporting(t *testing.T) {
-	clients := clientPerStart(t)
-	setPodEnv(t, true)
 	// The new configuration starts (k8s_event included) but cannot listen: caddy then
 	// keeps the running instance, which must take its reporter and connection back.
 	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -78,7 +76,7 @@ func TestReloadFailingAfterStartKeepsReporting(t *testing.T) {
 
 	for _, newStanza := range []string{"k8s_event {\n rate 1 256\n }", "k8s_event {\n level error\n rate 1 256\n }"} {
 		t.Run(newStanza, func(t *testing.T) {
-			*clients = nil
+			clients := clientPerStart(t)
 			inst := startCoreDNS(t, corefile("k8s_event {\n rate 1 256\n }"))
 			bad := corefile(newStanza) + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
 			if _, err := inst.Restart(input(bad)); err == nil {
@@ -96,8 +94,8 @@ func TestReloadFailingAfterStartKeepsReporting(t *testing.T) {
 			if got := events(t, (*clients)[1], testNS); len(got) != 0 {
 				t.Errorf("the failed instance's connection got %s, want nothing", describe(got))
 			}
-			if activeReporter() != nil {
-				t.Error("a reporter is still active after the final shutdown")
+			if reporting() {
+				t.Error("the pipeline still reports after the final shutdown")
 			}
 		})
 	}
@@ -154,8 +152,8 @@ func TestReloadsLeaveNothingBehind(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if activeReporter() != nil {
-		t.Error("a reporter is still active after the final shutdown")
+	if reporting() {
+		t.Error("the pipeline still reports after the final shutdown")
 	}
 }
 
@@ -201,8 +199,8 @@ func TestReloadWithoutThenWithPlugin(t *testing.T) {
 	errorsLog.Error("reported")
 
 	without := reload(t, inst, corefile(""))
-	if activeReporter() != nil {
-		t.Fatal("a reporter is active after a reload removed k8s_event")
+	if reporting() {
+		t.Fatal("the pipeline reports after a reload removed k8s_event")
 	}
 	errorsLog.Error("not reported")
 
@@ -218,10 +216,11 @@ func TestReloadWithoutThenWithPlugin(t *testing.T) {
 }
 
 func TestReloadLooksUpUIDOnce(t *testing.T) {
-	client := fakeAPI(t, false)
+	client := newFake()
+	p := usePipeline(t, testOptions(client, false))
 	stanza := "k8s_event"
 	inst := startCoreDNS(t, corefile(stanza))
-	waitReference(t, func(r *corev1.ObjectReference) bool { return r.UID == testUID })
+	waitReference(t, p)
 	for i := range 3 {
 		inst = reload(t, inst, corefile(stanza)+fmt.Sprintf("# %d\n", i))
 	}

@@ -2,73 +2,118 @@ package k8s_event
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
-// flushReason marks the event the reporter sends through client-go's pipeline when it
-// stops: when it reaches the sink, everything recorded before it has been tried. It is
-// never written.
-const flushReason = "K8sEventFlush"
-
-// eventSink is the record.EventSink client-go writes through. Each call is bounded by a
-// timeout and by the reporter's lifetime, so a hung API server can hold neither a
-// goroutine nor shutdown for long, and each call is counted.
+// eventSink is the record.EventSink a chain's correlator writes through. client-go hands
+// it one event at a time, in the order lines were recorded, and calls Patch for a
+// repeated line (then Create, if the Event to patch is gone) and Create for a new one.
+//
+// The sink retries transient failures itself (see write), and returns only errors
+// client-go does not retry, so each line ends in exactly one resolve.
 type eventSink struct {
-	api     atomic.Pointer[eventsAPI]
-	ctx     context.Context
-	timeout time.Duration
-
-	flushOnce sync.Once
-	flushed   chan struct{}
+	p     *pipeline
+	chain *chain
 }
-
-// eventsAPI is the Events client in use; a reload may replace it.
-type eventsAPI struct{ typedcorev1.EventInterface }
-
-func newEventSink(ctx context.Context, timeout time.Duration) *eventSink {
-	return &eventSink{ctx: ctx, timeout: timeout, flushed: make(chan struct{})}
-}
-
-func (s *eventSink) use(events typedcorev1.EventInterface) { s.api.Store(&eventsAPI{events}) }
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
-	if e.Reason == flushReason {
-		s.flushOnce.Do(func() { close(s.flushed) })
-		return e, nil
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
-	defer cancel()
-	return s.create(ctx, e)
-}
-
-func (s *eventSink) create(ctx context.Context, e *corev1.Event) (*corev1.Event, error) {
-	out, err := s.api.Load().CreateWithEventNamespaceWithContext(ctx, e)
-	countWrite("create", err)
-	return out, err
-}
-
-// Update implements the record.EventSink interface.
-func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
-	defer cancel()
-	out, err := s.api.Load().UpdateWithEventNamespaceWithContext(ctx, e)
-	countWrite("update", err)
-	return out, err
+	out, reason, err := s.p.write("create", e, func(ctx context.Context, api typedcorev1.EventInterface, e *corev1.Event) (*corev1.Event, error) {
+		return api.CreateWithEventNamespaceWithContext(ctx, e)
+	})
+	s.resolve(outcomeCreated, reason)
+	return out, finalError(err)
 }
 
 // Patch implements the record.EventSink interface.
 func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
-	defer cancel()
-	out, err := s.api.Load().PatchWithEventNamespaceWithContext(ctx, e, data)
-	countWrite("patch", err)
-	return out, err
+	out, reason, err := s.p.write("patch", e, func(ctx context.Context, api typedcorev1.EventInterface, e *corev1.Event) (*corev1.Event, error) {
+		return api.PatchWithEventNamespaceWithContext(ctx, e, data)
+	})
+	if apierrors.IsNotFound(err) {
+		return out, err // client-go creates the Event instead: the line is still on its way
+	}
+	s.resolve(outcomeMerged, reason)
+	return out, finalError(err)
+}
+
+// Update implements the record.EventSink interface. client-go's recorder does not call
+// it; it is there for the interface, and counted as a merge like Patch.
+func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
+	out, reason, err := s.p.write("update", e, func(ctx context.Context, api typedcorev1.EventInterface, e *corev1.Event) (*corev1.Event, error) {
+		return api.UpdateWithEventNamespaceWithContext(ctx, e)
+	})
+	s.resolve(outcomeMerged, reason)
+	return out, finalError(err)
+}
+
+func (s *eventSink) resolve(outcome, reason string) {
+	s.chain.pending.Add(-1)
+	s.p.resolve(outcome, reason)
+}
+
+type eventCall func(context.Context, typedcorev1.EventInterface, *corev1.Event) (*corev1.Event, error)
+
+// write makes one Events API call for e, retrying transient failures (see transient)
+// with capped exponential backoff, or the server's Retry-After if longer, until the line
+// is maxAge old; each try is bounded by apiTimeout. It returns the drop reason when it
+// gives up: rejected, retries_exhausted or shutdown.
+func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
+	e = p.withReference(e)
+	clk := p.opts.clock
+	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
+	var wait time.Duration
+	for {
+		client, err := p.waitClient(deadline)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
+			var out *corev1.Event
+			out, err = call(ctx, client.CoreV1().Events(""), e)
+			cancel()
+			countWrite(verb, err)
+			if err == nil {
+				return out, "", nil
+			}
+			if !transient(err) {
+				return nil, dropRejected, err
+			}
+		}
+		if p.ctx.Err() != nil {
+			return nil, dropShutdown, err
+		}
+		wait = p.opts.retry.next(wait)
+		if d, ok := apierrors.SuggestsClientDelay(err); ok && time.Duration(d)*time.Second > wait {
+			wait = time.Duration(d) * time.Second
+		}
+		if clk.Now().Add(wait).After(deadline) {
+			p.opts.log.printf("dropped an event after retrying for %s: %v", p.opts.maxAge, err)
+			return nil, dropRetriesExhausted, err
+		}
+		p.opts.log.printf("could not write an event, retrying in %s: %v", wait, err)
+		select {
+		case <-clk.After(wait):
+		case <-p.ctx.Done():
+			return nil, dropShutdown, err
+		}
+	}
+}
+
+// withReference gives e the Pod UID if the lookup found it after e was recorded, so that
+// lines logged at start-up, before the API could be reached, are shown by kubectl
+// describe pod too.
+func (p *pipeline) withReference(e *corev1.Event) *corev1.Event {
+	ref := p.ref.Load()
+	obj := &e.InvolvedObject
+	if obj.UID != "" || ref.UID == "" || obj.Kind != ref.Kind || obj.Name != ref.Name || obj.Namespace != ref.Namespace {
+		return e
+	}
+	c := *e
+	c.InvolvedObject.UID = ref.UID
+	return &c
 }
 
 func countWrite(verb string, err error) {

@@ -1,0 +1,75 @@
+package k8s_event
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/go-logr/logr"
+)
+
+// selfLog prints this plugin's own messages about delivering events: API failures,
+// retries, API warnings, client-side throttling. It prints through CoreDNS's log package
+// functions, never through a plugin logger, so nothing reaches a log listener: a message
+// printed while CoreDNS's listener lock is held (a fatal line) cannot deadlock, and no
+// delivery message can come back as an event. It prints at most one message per
+// interval, with a count of those held back, so an unreachable API server costs one line
+// a minute.
+type selfLog struct {
+	interval time.Duration
+	now      func() time.Time
+	print    func(msg string)
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func newSelfLog(interval time.Duration) *selfLog {
+	return &selfLog{interval: interval, now: time.Now, print: func(msg string) { clog.Warning(selfPrefix + msg) }}
+}
+
+// printf prints a message unless one was printed less than an interval ago.
+func (l *selfLog) printf(format string, v ...any) {
+	l.mu.Lock()
+	now := l.now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	held := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+
+	msg := fmt.Sprintf(format, v...)
+	if held > 0 {
+		msg += fmt.Sprintf(" (%d similar messages held back in the last %s)", held, l.interval)
+	}
+	l.print(msg)
+}
+
+// logger is the logr.Logger put in the context of every client-go call the plugin makes,
+// and given to client-go's event broadcaster and recorder: API warnings, throttling
+// notices and errors at verbosity 0 are printed through l; verbose messages are not.
+func (l *selfLog) logger() logr.Logger { return logr.New(selfLogSink{l}) }
+
+type selfLogSink struct{ l *selfLog }
+
+func (selfLogSink) Init(logr.RuntimeInfo)            {}
+func (selfLogSink) Enabled(level int) bool           { return level == 0 }
+func (s selfLogSink) WithValues(...any) logr.LogSink { return s }
+func (s selfLogSink) WithName(string) logr.LogSink   { return s }
+func (s selfLogSink) Info(level int, msg string, _ ...any) {
+	if level == 0 {
+		s.l.printf("kubernetes client: %s", msg)
+	}
+}
+func (s selfLogSink) Error(err error, msg string, _ ...any) {
+	if err != nil {
+		s.l.printf("event delivery: %s: %v", msg, err)
+		return
+	}
+	s.l.printf("event delivery: %s", msg)
+}

@@ -1,0 +1,42 @@
+package k8s_event
+
+import "k8s.io/client-go/kubernetes"
+
+// settings is what one running configuration reports, and how. A configuration that
+// starts swaps in its own, immutable, settings in one atomic store; the log listener
+// reads them once per line.
+type settings struct {
+	cfg      *config
+	plugins  map[string]struct{} // logger prefixes named by plugins or except; nil for all
+	throttle *throttle
+	client   kubernetes.Interface // nil until kubeapi's client exists (before OnStartup)
+}
+
+// newSettings builds the settings of cfg. The token buckets of prev carry over when the
+// rate is the same, so that a reload does not refill them.
+func newSettings(cfg *config, client kubernetes.Interface, prev *throttle, opts options) *settings {
+	th := prev
+	if th == nil || !th.sameRate(cfg) {
+		th = newThrottle(cfg.qps, cfg.burst, opts.clock)
+	}
+	return &settings{cfg: cfg, plugins: cfg.pluginSet(), throttle: th, client: client}
+}
+
+// selected reports whether a line of this level from this logger is to be reported.
+func (s *settings) selected(lv level, prefix string) bool {
+	if !s.cfg.levels.has(lv) || prefix == selfPrefix {
+		return false
+	}
+	if s.plugins != nil {
+		if _, named := s.plugins[prefix]; named == s.cfg.except {
+			return false
+		}
+	}
+	return true
+}
+
+// backlog bounds the lines admitted and not yet written (or dropped). Only lines the
+// token buckets admitted enter it, so it needs little more than one burst.
+func (s *settings) backlog() int64 { return int64(queueSize(s.cfg.burst)) }
+
+func queueSize(burst int) int { return 2*burst + 16 }
