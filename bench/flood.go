@@ -62,7 +62,7 @@ func flood(o options, bin string, t *table) error {
 	})
 	var dropped float64
 	var parts []string
-	for _, r := range []string{"rate_limited", "queue_full", "broadcaster"} {
+	for _, r := range []string{"rate_limited", "queue_full", "rejected", "retries_exhausted", "shutdown"} {
 		dropped += on["dropped-"+r]
 		parts = append(parts, fmt.Sprintf("%s %s", r, fmtCount(on["dropped-"+r])))
 	}
