@@ -9,9 +9,19 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 
 all: coredns
 
-# CoreDNS with every in-tree plugin plus kubeapi and k8s_event (module cmd/coredns).
+# The commit `coredns -version` shows: this repository's, with -dirty for uncommitted
+# changes. The image build passes it in (its context has no .git).
+ifndef GIT_COMMIT
+GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
+endif
+
+# CoreDNS with every in-tree plugin plus kubeapi and k8s_event (module cmd/coredns). The one
+# build command for ./coredns, the image (deploy/Dockerfile) and the release binaries
+# (.github/workflows/release.yml): static, stripped, the commit in -version. GOOS and GOARCH
+# come from the environment; COREDNS, an absolute path, names the output.
 coredns:
-	go build -C cmd/coredns -trimpath -o $(COREDNS) .
+	CGO_ENABLED=0 go build -C cmd/coredns -trimpath \
+		-ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(GIT_COMMIT)' -o $(COREDNS) .
 
 # etcd, kube-apiserver and kubectl at pinned versions, cached in .bin/.
 controlplane:
