@@ -5,7 +5,7 @@ COREDNS     := $(CURDIR)/coredns
 GO_TEST     := go test -race -count=1
 E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_ROOT=$(CURDIR)
 
-.PHONY: all coredns controlplane run test unit lint e2e fuzz bench clean
+.PHONY: all coredns controlplane run test unit lint deploy-check e2e fuzz bench clean
 
 all: coredns
 
@@ -43,10 +43,21 @@ lint:
 	go vet -C cmd/coredns ./...
 	go vet -C e2e ./...
 	go vet -C bench ./...
+	go vet -C deploy/check ./...
 
-unit:
+unit: deploy-check
 	$(GO_TEST) ./...
 	cd bench && $(GO_TEST) ./...
+
+# deploy/: every file parses, the Kustomization renders, the RBAC rules are exactly what the
+# plugin uses and the Helm files agree with deploy/'s (module deploy/check). And the build
+# command of the image: ./coredns (which e2e uses too) prints the commit with -version, and
+# the linux/arm64 cross build, as docker buildx makes it, is static with the commit in it.
+deploy-check: coredns
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	GOOS=linux GOARCH=arm64 $(MAKE) --no-print-directory coredns COREDNS=$$tmp/coredns GIT_COMMIT=$(GIT_COMMIT) && \
+	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$$tmp/coredns \
+		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) go test -count=1 ./...
 
 # End-to-end: the real ./coredns against a real kube-apiserver and etcd on loopback.
 e2e: coredns controlplane
