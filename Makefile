@@ -5,13 +5,23 @@ COREDNS     := $(CURDIR)/coredns
 GO_TEST     := go test -race -count=1
 E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_ROOT=$(CURDIR)
 
-.PHONY: all coredns controlplane run test unit lint e2e fuzz bench clean
+.PHONY: all coredns controlplane run test unit lint deploy-check e2e fuzz bench clean
 
 all: coredns
 
-# CoreDNS with every in-tree plugin plus kubeapi and k8s_event (module cmd/coredns).
+# The commit `coredns -version` shows: this repository's, with -dirty for uncommitted
+# changes. The image build passes it in (its context has no .git).
+ifndef GIT_COMMIT
+GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
+endif
+
+# CoreDNS with every in-tree plugin plus kubeapi and k8s_event (module cmd/coredns). The one
+# build command for ./coredns, the image (deploy/Dockerfile) and the release binaries
+# (.github/workflows/release.yml): static, stripped, the commit in -version. GOOS and GOARCH
+# come from the environment; COREDNS, an absolute path, names the output.
 coredns:
-	go build -C cmd/coredns -trimpath -o $(COREDNS) .
+	CGO_ENABLED=0 go build -C cmd/coredns -trimpath \
+		-ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(GIT_COMMIT)' -o $(COREDNS) .
 
 # etcd, kube-apiserver and kubectl at pinned versions, cached in .bin/.
 controlplane:
@@ -33,10 +43,21 @@ lint:
 	go vet -C cmd/coredns ./...
 	go vet -C e2e ./...
 	go vet -C bench ./...
+	go vet -C deploy/check ./...
 
-unit:
+unit: deploy-check
 	$(GO_TEST) ./...
 	cd bench && $(GO_TEST) ./...
+
+# deploy/: every file parses, the Kustomization renders, the RBAC rules are exactly what the
+# plugin uses and the Helm files agree with deploy/'s (module deploy/check). And the build
+# command of the image: ./coredns (which e2e uses too) prints the commit with -version, and
+# the linux/arm64 cross build, as docker buildx makes it, is static with the commit in it.
+deploy-check: coredns
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	GOOS=linux GOARCH=arm64 $(MAKE) --no-print-directory coredns COREDNS=$$tmp/coredns GIT_COMMIT=$(GIT_COMMIT) && \
+	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$$tmp/coredns \
+		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) go test -count=1 ./...
 
 # End-to-end: the real ./coredns against a real kube-apiserver and etcd on loopback.
 e2e: coredns controlplane
