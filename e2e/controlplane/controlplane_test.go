@@ -95,9 +95,9 @@ func TestControlPlane(t *testing.T) {
 		// Also checks the kubeconfig file itself, which CoreDNS's kubeapi reads.
 		for _, tc := range []struct{ ns, want string }{{"kube-system", "yes"}, {"default", "no"}} {
 			out, _ := exec.CommandContext(ctx, cp.KubectlPath(), "--kubeconfig="+cp.CoreDNSKubeconfig(),
-				"auth", "can-i", "create", "events.events.k8s.io", "-n", tc.ns).CombinedOutput()
+				"auth", "can-i", "create", "events", "-n", tc.ns).CombinedOutput()
 			if got := strings.TrimSpace(string(out)); got != tc.want {
-				t.Errorf("can-i create events.events.k8s.io in %s: got %q, want %q", tc.ns, got, tc.want)
+				t.Errorf("can-i create events in %s: got %q, want %q", tc.ns, got, tc.want)
 			}
 		}
 	})
