@@ -41,14 +41,20 @@ func trimNewlines(b []byte) []byte {
 	return b
 }
 
-// clip cuts b to maxMessageBytes on a UTF-8 boundary, ending it with truncatedMarker.
+// clip cuts b to maxMessageBytes, ending it with truncatedMarker. It cuts before a
+// multi-byte character rather than through it, looking back no further than one
+// character can be long: bytes that are not UTF-8 are cut where they fall.
 func clip(b []byte) []byte {
 	if len(b) <= maxMessageBytes {
 		return b
 	}
-	cut := maxMessageBytes - len(truncatedMarker)
-	for cut > 0 && !utf8.RuneStart(b[cut]) {
+	end := maxMessageBytes - len(truncatedMarker)
+	cut := end
+	for cut > end-utf8.UTFMax && !utf8.RuneStart(b[cut]) {
 		cut--
+	}
+	if !utf8.RuneStart(b[cut]) {
+		cut = end
 	}
 	return append(b[:cut], truncatedMarker...)
 }

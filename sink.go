@@ -63,7 +63,6 @@ type eventCall func(context.Context, typedcorev1.EventInterface, *corev1.Event) 
 // is maxAge old; each try is bounded by apiTimeout. It returns the drop reason when it
 // gives up: rejected, retries_exhausted or shutdown.
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
-	e = p.withReference(e)
 	clk := p.opts.clock
 	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
 	var wait time.Duration
@@ -72,7 +71,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		if err == nil {
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
-			out, err = call(ctx, client.CoreV1().Events(""), e)
+			out, err = call(ctx, client.CoreV1().Events(""), p.withReference(e))
 			cancel()
 			countWrite(verb, err)
 			if err == nil {
