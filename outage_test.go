@@ -1,0 +1,138 @@
+package k8s_event
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// outage makes the fake's event writes fail as an unreachable API server's do, until
+// down is cleared, and keeps the events created after that, in order.
+type outage struct {
+	down    atomic.Bool
+	mu      sync.Mutex
+	created []corev1.Event
+}
+
+func apiOutage(client *fake.Clientset) *outage {
+	o := &outage{}
+	o.down.Store(true)
+	client.PrependReactor("*", "events", func(a k8stesting.Action) (bool, k8sruntime.Object, error) {
+		if o.down.Load() {
+			return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+		}
+		if c, ok := a.(k8stesting.CreateAction); ok {
+			o.mu.Lock()
+			o.created = append(o.created, *c.GetObject().(*corev1.Event))
+			o.mu.Unlock()
+		}
+		return false, nil, nil
+	})
+	return o
+}
+
+// stepFor advances clk by step whenever the pipeline waits on it, for d of fake time.
+func stepFor(t *testing.T, clk *clocktesting.FakeClock, step, d time.Duration) {
+	t.Helper()
+	end := clk.Now().Add(d)
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.Now().Before(end) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pipeline stopped waiting on its clock")
+		}
+		if clk.HasWaiters() {
+			clk.Step(step)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func TestOutageOfTenMinutesLosesNothing(t *testing.T) {
+	p, clk, client := newTestPipeline(t, "k8s_event {\n level info error\n rate 1 10\n}")
+	api := apiOutage(client)
+	before := readOutcomes()
+	var logged []time.Time
+	for i := range 5 {
+		logged = append(logged, time.Now())
+		p.listener.Errorf("plugin/errors: ", "line %d", i)
+	}
+	p.listener.Error("plugin/errors: ", "line 0") // a repeat, to be merged
+
+	stepFor(t, clk, 5*time.Second, 10*time.Minute)
+	time.Sleep(time.Second) // real time too, so that a stamp at writing would show
+	recovered := time.Now()
+	api.down.Store(false)
+	stepUntilDone(t, clk, 5*time.Second, func() bool { return p.inflight.Load() == 0 })
+
+	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 5, outcomeMerged: 1}); got.String() != want.String() {
+		t.Errorf("outcomes %s, want %s", got, want)
+	}
+	evs := events(t, client, testNS)
+	written := api.created
+	if len(evs) != 5 || len(written) != 5 {
+		t.Fatalf("want 5 events created, got %s", describe(evs))
+	}
+	for i := range 5 {
+		msg := fmt.Sprintf("plugin/errors: line %d", i)
+		if written[i].Message != msg {
+			t.Errorf("write %d is %q, want %q: lines go out in the order they were logged", i, written[i].Message, msg)
+		}
+		// The sender stamps a line as it takes it, a moment after the log call.
+		if ts := written[i].FirstTimestamp.Time; ts.Before(logged[i]) || ts.After(recovered.Add(-500*time.Millisecond)) {
+			t.Errorf("%q stamped %s, want when it was logged (%s), not when it was written", msg, ts, logged[i])
+		}
+	}
+	if n, count := countMessage(evs, "plugin/errors: line 0"); n != 1 || count != 2 {
+		t.Errorf("the repeated line: %d events with count %d, want one with count 2", n, count)
+	}
+}
+
+func TestOutageOfTwentyMinutesDropsAndCounts(t *testing.T) {
+	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 10\n}")
+	apiOutage(client)
+	before := readOutcomes()
+	for i := range 3 {
+		p.listener.Errorf("plugin/errors: ", "line %d", i)
+	}
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.inflight.Load() == 0 })
+	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 3}); got.String() != want.String() {
+		t.Errorf("outcomes %s, want %s", got, want)
+	}
+	if age := clk.Since(time.Now()); age < 14*time.Minute {
+		t.Errorf("gave up after %s of fake time, want about 15 minutes", age)
+	}
+}
+
+func TestBacklogBoundHoldsUnderAFlood(t *testing.T) {
+	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 25\n}")
+	apiOutage(client)
+	before := readOutcomes()
+	bound := int64(queueSize(25))
+	admitted := 0
+	for round := range 4 {
+		for i := range 1000 {
+			p.listener.Errorf("plugin/errors: ", "round %d line %d", round, i)
+			if n := p.inflight.Load(); n > bound {
+				t.Fatalf("backlog %d, above its bound %d", n, bound)
+			}
+		}
+		admitted += 25
+		clk.Step(25 * time.Second) // refills the bucket
+	}
+	got := readOutcomes().since(before)
+	if got[dropQueueFull] != float64(admitted)-float64(bound) {
+		t.Errorf("queue_full %v, want the %d admitted lines beyond the bound of %d: %s", got[dropQueueFull], admitted, bound, got)
+	}
+	if got[dropRateLimited] != float64(4000-admitted) {
+		t.Errorf("rate_limited %v, want %d: %s", got[dropRateLimited], 4000-admitted, got)
+	}
+}

@@ -1,0 +1,103 @@
+package k8s_event
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+)
+
+// printed collects what a selfLog prints.
+type printed struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (p *printed) print(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = append(p.lines, msg)
+}
+
+func (p *printed) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.lines...)
+}
+
+func TestSelfLogHoldsBackRepeats(t *testing.T) {
+	var out printed
+	now := time.Unix(0, 0)
+	l := newSelfLog(time.Minute)
+	l.now = func() time.Time { return now }
+	l.print = out.print
+	logger := l.logger()
+
+	forbidden := errors.New(`events is forbidden: User "system:serviceaccount:kube-system:coredns" cannot create resource "events"`)
+	for range 1000 {
+		logger.Error(forbidden, "Server rejected event (will not retry!)", "event", "a large object")
+		logger.Info("Warning: events are audited")
+	}
+	logger.V(5).Info("verbose lines are not printed")
+	if got := out.all(); len(got) != 1 || got[0] != "event delivery: Server rejected event (will not retry!): "+forbidden.Error() {
+		t.Fatalf("printed %q for 2000 messages within a minute, want the first one only", got)
+	}
+	now = now.Add(time.Minute)
+	logger.Info("Warning: events are audited")
+	if got := out.all(); len(got) != 2 || got[1] != "kubernetes client: Warning: events are audited (1999 similar messages held back in the last 1m0s)" {
+		t.Errorf("after a minute, want one line with the count held back, got %q", got)
+	}
+}
+
+// TestAPIWarningsStayInThePluginsLog writes events to an API server that answers every
+// write with a Warning header, as a ValidatingAdmissionPolicy in Warn mode does: the
+// warning is printed under plugin/k8s_event and never reaches global klog, which the
+// kubernetes plugin turns into plugin/kubernetes log lines, and so events.
+func TestAPIWarningsStayInThePluginsLog(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Warning", `299 - "events are audited"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(body)
+	}))
+	defer api.Close()
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var global printed
+	klog.SetLogger(funcr.New(func(prefix, args string) { global.print(prefix + args) }, funcr.Options{}))
+	defer klog.ClearLogger()
+
+	var out printed
+	opts := testOptions(client, true)
+	opts.log = newSelfLog(time.Minute)
+	opts.log.print = out.print
+	p := usePipeline(t, opts)
+	cfg, _ := parse(caddy.NewTestController("dns", "k8s_event"))
+	p.use(newSettings(cfg, client, nil, opts))
+
+	p.listener.Error("plugin/errors: ", "upstream down")
+	p.listener.Fatal("plugin/loop: ", "Loop detected")
+	p.stop()
+
+	if got := out.all(); len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), "Warning: events are audited") {
+		t.Errorf("the plugin printed %q, want the API's warning", got)
+	}
+	for _, line := range global.all() {
+		if strings.Contains(line, "audited") {
+			t.Errorf("global klog got %q: the kubernetes plugin would log it, and it would be reported", line)
+		}
+	}
+}
