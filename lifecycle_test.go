@@ -99,7 +99,7 @@ type probe struct {
 	onError func()
 }
 
-func (probe) Name() string                  { return "probe" }
+func (probe) Name() string                    { return "probe" }
 func (p probe) Errorf(string, string, ...any) { p.onError() }
 
 func TestFatalWriteFailingWhileRegisterWaits(t *testing.T) {
