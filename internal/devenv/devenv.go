@@ -1,0 +1,86 @@
+// Package devenv is the development environment of k8s_event: what the end-to-end
+// tests (e2e/), the benchmarks (bench/) and the `make run` demo (cmd/run) share. It
+// finds the binaries, starts a local Kubernetes control plane, runs ./coredns from a
+// Corefile and offers the helpers every caller needs: free ports, DNS queries, waiting
+// for events, scraping metrics, reading the audit log, statistics.
+//
+// Every function returns errors rather than failing a test, so that commands can use
+// it too; the e2e package wraps what it calls often.
+package devenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Paths are the files every harness needs.
+type Paths struct {
+	Root    string // the repository: deploy/, cmd/coredns
+	BinDir  string // etcd, kube-apiserver and kubectl (make controlplane)
+	CoreDNS string // CoreDNS built with kubeapi and k8s_event (make coredns)
+}
+
+// Deploy is the path of a file in deploy/, such as "rbac.yaml".
+func (p Paths) Deploy(name string) string { return filepath.Join(p.Root, "deploy", name) }
+
+// Testdata is the path of a file in the plugin's testdata/.
+func (p Paths) Testdata(name string) string { return filepath.Join(p.Root, "testdata", name) }
+
+// FindPaths reads K8S_EVENT_ROOT, K8S_EVENT_BIN_DIR and K8S_EVENT_COREDNS, which the
+// Makefile sets. Unset, the root is the repository above the working directory, the
+// binaries are in its .bin, and ./coredns is built there. It fails, saying what to run,
+// when a file is missing.
+func FindPaths() (Paths, error) {
+	p := Paths{Root: os.Getenv("K8S_EVENT_ROOT"), BinDir: os.Getenv("K8S_EVENT_BIN_DIR"), CoreDNS: os.Getenv("K8S_EVENT_COREDNS")}
+	if p.Root == "" {
+		root, err := findRoot()
+		if err != nil {
+			return p, err
+		}
+		p.Root = root
+	}
+	if p.BinDir == "" {
+		p.BinDir = filepath.Join(p.Root, ".bin")
+	}
+	if p.CoreDNS == "" {
+		p.CoreDNS = filepath.Join(p.Root, "coredns")
+		build := exec.Command("go", "build", "-C", filepath.Join(p.Root, "cmd", "coredns"), "-trimpath", "-o", p.CoreDNS, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			return p, fmt.Errorf("building ./coredns: %v\n%s", err, out)
+		}
+	}
+	var errs []error
+	for _, f := range []string{filepath.Join(p.BinDir, "etcd"), filepath.Join(p.BinDir, "kube-apiserver"), filepath.Join(p.BinDir, "kubectl")} {
+		if _, err := os.Stat(f); err != nil {
+			errs = append(errs, fmt.Errorf("%v (build it with make controlplane)", err))
+		}
+	}
+	if _, err := os.Stat(p.CoreDNS); err != nil {
+		errs = append(errs, fmt.Errorf("%v (build it with make coredns)", err))
+	}
+	if _, err := os.Stat(p.Deploy("rbac.yaml")); err != nil {
+		errs = append(errs, fmt.Errorf("%v (K8S_EVENT_ROOT must be the repository)", err))
+	}
+	return p, errors.Join(errs...)
+}
+
+// findRoot walks up from the working directory to the directory holding cmd/coredns.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "cmd", "coredns", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("K8S_EVENT_ROOT is not set and no repository is above the working directory")
+		}
+		dir = parent
+	}
+}
