@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -29,9 +30,9 @@ const (
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	addr, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	began := time.Now()
-	c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
+	c := startCoreDNS(t, serverBlock(rootZone(addr),
 		"errors",
 		failingForward(t),
 		kubeapiDirective(),
@@ -49,26 +50,29 @@ func TestLoad(t *testing.T) {
 	}
 
 	// Every SERVFAIL was logged (before it was answered) and seen by the plugin.
-	var m metrics
+	var m devenv.Metrics
 	eventually(t, loadDrain, "every admitted line written", func() (bool, string) {
-		m = scrapeMetrics(t, metricsAddr)
-		admitted := m.get(metricLines, "level", "error") - m.get(metricDropped, "reason", "rate_limited")
-		return m.sum(metricWrites) >= admitted && admitted > 0,
-			fmt.Sprintf("%v lines, %v rate limited, %v writes", m.get(metricLines, "level", "error"), m.get(metricDropped, "reason", "rate_limited"), m.sum(metricWrites))
+		m = scrape(t, metricsAddr)
+		admitted := m.Get(metricLines, "level", "error") - m.Get(metricDropped, "reason", "rate_limited")
+		return m.Sum(metricWrites) >= admitted && admitted > 0,
+			fmt.Sprintf("%v lines, %v rate limited, %v writes", m.Get(metricLines, "level", "error"), m.Get(metricDropped, "reason", "rate_limited"), m.Sum(metricWrites))
 	})
-	lines := m.get(metricLines, "level", "error")
-	admitted := lines - m.get(metricDropped, "reason", "rate_limited")
+	lines := m.Get(metricLines, "level", "error")
+	admitted := lines - m.Get(metricDropped, "reason", "rate_limited")
 	elapsed := time.Since(began)
 	limit := rateLimit(defaultBurst, defaultQPS, elapsed)
 	evs := waitEvents(t, pod, eventTimeout, fmt.Sprintf("events counting the %v admitted lines", admitted), func(evs []corev1.Event) bool {
 		return float64(totalCount(evs)) >= admitted
 	})
-	w := waitAudit(t, int(m.sum(metricWrites)), func() eventWrites { return auditEventWrites(t, pod) })
-	hwm := c.vmHWM()
-	printed := countLines(c.lines(), "[ERROR] plugin/errors: ", ".load.example.org.")
+	w := waitAudit(t, int(m.Sum(metricWrites)), func() eventWrites { return auditEventWrites(t, pod) })
+	hwm, err := c.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := countLines(c.Lines(), "[ERROR] plugin/errors: ", ".load.example.org.")
 	t.Logf("%d errors lines printed; lines_total{error} %v, dropped_total %v, admitted %v; api_writes_total %v; "+
 		"%d events with counts adding up to %d; audit log: %d writes %v; limit %d (burst %d + refill over %v); CoreDNS VmHWM %.1f MiB",
-		printed, lines, m.sum(metricDropped), admitted, m.sum(metricWrites), len(evs), totalCount(evs), w.total(), w.byVerb,
+		printed, lines, m.Sum(metricDropped), admitted, m.Sum(metricWrites), len(evs), totalCount(evs), w.total(), w.byVerb,
 		limit, defaultBurst, elapsed.Round(time.Second), float64(hwm)/(1<<20))
 
 	if int(lines) != printed || printed < int(res.servfail.Load()) {
@@ -79,14 +83,14 @@ func TestLoad(t *testing.T) {
 		t.Errorf("%v lines admitted, want between the burst %d and the limit %d", admitted, defaultBurst, limit)
 	}
 	if got := totalCount(evs); got != int(admitted) {
-		t.Errorf("event counts add up to %d, want one per admitted line, %v:\n%s", got, admitted, formatEvents(evs))
+		t.Errorf("event counts add up to %d, want one per admitted line, %v:\n%s", got, admitted, devenv.FormatEvents(evs))
 	}
 	if len(evs) > maxLoadEvent {
-		t.Errorf("%d Event objects, want at most %d:\n%s", len(evs), maxLoadEvent, formatEvents(evs))
+		t.Errorf("%d Event objects, want at most %d:\n%s", len(evs), maxLoadEvent, devenv.FormatEvents(evs))
 	}
-	if w.total() > limit || w.total() != int(m.sum(metricWrites)) || w.allowed != w.total() {
+	if w.total() > limit || w.total() != int(m.Sum(metricWrites)) || w.allowed != w.total() {
 		t.Errorf("audit log: %d writes (%d allowed), api_writes_total %v: want them equal, allowed, and at most %d",
-			w.total(), w.allowed, m.sum(metricWrites), limit)
+			w.total(), w.allowed, m.Sum(metricWrites), limit)
 	}
 	if hwm > maxVmHWM {
 		t.Errorf("CoreDNS VmHWM %.1f MiB, want at most %d MiB", float64(hwm)/(1<<20), maxVmHWM>>20)
@@ -99,7 +103,7 @@ type loadResult struct {
 }
 
 // sendFailingQueries sends n queries with distinct names over workers UDP sockets, each
-// query waiting at most queryTimeout for its answer, all within deadline.
+// query waiting at most devenv.QueryTimeout for its answer, all within deadline.
 func sendFailingQueries(t *testing.T, addr string, n, workers int, deadline time.Duration) *loadResult {
 	t.Helper()
 	res := &loadResult{}
@@ -142,7 +146,7 @@ func sendFailingQueries(t *testing.T, addr string, n, workers int, deadline time
 func exchangeOn(conn *dns.Conn, name string) (int, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
-	deadline := time.Now().Add(queryTimeout)
+	deadline := time.Now().Add(devenv.QueryTimeout)
 	conn.SetDeadline(deadline)
 	if err := conn.WriteMsg(q); err != nil {
 		return 0, err

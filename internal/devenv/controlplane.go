@@ -49,6 +49,11 @@ func init() { ctrllog.SetLogger(logr.Discard()) } // envtest logs nothing we rea
 // StartControlPlane starts etcd and kube-apiserver in a new temporary directory and
 // waits until the API is ready. Stop removes the directory.
 func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
+	for _, name := range []string{"etcd", "kube-apiserver", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
+			return nil, fmt.Errorf("%v (build it with make controlplane)", err)
+		}
+	}
 	dir, err := os.MkdirTemp("", "k8s-event-controlplane-")
 	if err != nil {
 		return nil, err

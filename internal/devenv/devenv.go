@@ -31,8 +31,8 @@ func (p Paths) Testdata(name string) string { return filepath.Join(p.Root, "test
 
 // FindPaths reads K8S_EVENT_ROOT, K8S_EVENT_BIN_DIR and K8S_EVENT_COREDNS, which the
 // Makefile sets. Unset, the root is the repository above the working directory, the
-// binaries are in its .bin, and ./coredns is built there. It fails, saying what to run,
-// when a file is missing.
+// binaries are in its .bin (StartControlPlane checks them), and ./coredns is built
+// there. It fails, saying what to run, when a file is missing.
 func FindPaths() (Paths, error) {
 	p := Paths{Root: os.Getenv("K8S_EVENT_ROOT"), BinDir: os.Getenv("K8S_EVENT_BIN_DIR"), CoreDNS: os.Getenv("K8S_EVENT_COREDNS")}
 	if p.Root == "" {
@@ -52,19 +52,13 @@ func FindPaths() (Paths, error) {
 			return p, fmt.Errorf("building ./coredns: %v\n%s", err, out)
 		}
 	}
-	var errs []error
-	for _, f := range []string{filepath.Join(p.BinDir, "etcd"), filepath.Join(p.BinDir, "kube-apiserver"), filepath.Join(p.BinDir, "kubectl")} {
-		if _, err := os.Stat(f); err != nil {
-			errs = append(errs, fmt.Errorf("%v (build it with make controlplane)", err))
-		}
-	}
 	if _, err := os.Stat(p.CoreDNS); err != nil {
-		errs = append(errs, fmt.Errorf("%v (build it with make coredns)", err))
+		return p, fmt.Errorf("%v (build it with make coredns)", err)
 	}
 	if _, err := os.Stat(p.Deploy("rbac.yaml")); err != nil {
-		errs = append(errs, fmt.Errorf("%v (K8S_EVENT_ROOT must be the repository)", err))
+		return p, fmt.Errorf("%v (K8S_EVENT_ROOT must be the repository)", err)
 	}
-	return p, errors.Join(errs...)
+	return p, nil
 }
 
 // findRoot walks up from the working directory to the directory holding cmd/coredns.

@@ -6,9 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/coredns/k8s_event/e2e/controlplane"
+	"github.com/coredns/k8s_event/internal/devenv"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -17,9 +18,8 @@ import (
 
 // Names the demo gives what it creates on its own control plane.
 const (
-	demoPod       = "coredns-demo"
-	demoNamespace = "kube-system"
-	demoNode      = "demo-node"
+	demoPod  = "coredns-demo"
+	demoNode = "demo-node"
 )
 
 // cluster is the Kubernetes API the demo's CoreDNS reports to, and how the demo looks at
@@ -45,47 +45,49 @@ type cluster struct {
 
 // eventSelector selects the events the demo's CoreDNS writes.
 func (cl *cluster) eventSelector() string {
-	return fields.Set{
-		"involvedObject.kind": cl.objectKind,
-		"involvedObject.name": cl.objectName,
-		"source":              "CoreDNS",
-	}.String()
+	return fields.Set{"involvedObject.kind": cl.objectKind, "involvedObject.name": cl.objectName, "source": "CoreDNS"}.String()
 }
 
 // startLocal starts etcd and kube-apiserver on loopback and prepares kube-system the way a
-// cluster has it for CoreDNS: the RBAC of deploy/rbac.yaml and a Pod for CoreDNS to report
-// on. Stopping both and removing their directory is handed to atExit.
+// cluster has it for CoreDNS: the RBAC of deploy/rbac.yaml, a Pod for CoreDNS to report on
+// and a token of its ServiceAccount. Stopping both and removing their directory is handed
+// to atExit.
 func startLocal(ctx context.Context, env settings, con *console, atExit func(what string, f func() error)) (*cluster, error) {
-	cp, err := controlplane.Start(ctx, controlplane.Options{
-		BinDir: env.binDir,
-		Logf:   con.Say,
-	})
+	con.Say("starting etcd and kube-apiserver")
+	cp, err := devenv.StartControlPlane(env.paths.BinDir)
 	if err != nil {
 		return nil, err
 	}
+	con.Say("kube-apiserver is ready at %s (logs in %s)", cp.Host(), cp.LogPath())
 	atExit("stopping the control plane (etcd, kube-apiserver) and removing its directory", cp.Stop)
-	rbac := filepath.Join(env.root, "deploy", "rbac.yaml")
 	con.Say("applying %s and creating Pod %s/%s (it stays Pending: there is no node)",
-		filepath.Join("deploy", "rbac.yaml"), demoNamespace, demoPod)
-	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		filepath.Join("deploy", "rbac.yaml"), devenv.CoreDNSNamespace, demoPod)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	pod, err := cp.Bootstrap(bctx, controlplane.BootstrapOptions{Files: []string{rbac}, PodName: demoPod})
+	if err := cp.Apply(ctx, env.paths.Deploy("rbac.yaml")); err != nil {
+		return nil, err
+	}
+	pod, err := cp.CoreDNSPod(ctx, demoPod)
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap the control plane: %w", err)
+		return nil, err
 	}
 	con.Say("Pod %s/%s has UID %s", pod.Namespace, pod.Name, pod.UID)
+	kubeconfig, err := cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
+	if err != nil {
+		return nil, err
+	}
 	return &cluster{
 		admin:             cp.AdminClient(),
 		adminKubeconfig:   cp.AdminKubeconfig(),
-		coreDNSKubeconfig: cp.CoreDNSKubeconfig(),
-		kubectl:           cp.KubectlPath(),
-		eventNamespace:    demoNamespace,
+		coreDNSKubeconfig: kubeconfig,
+		kubectl:           filepath.Join(env.paths.BinDir, "kubectl"),
+		eventNamespace:    devenv.CoreDNSNamespace,
 		objectKind:        "Pod",
 		objectName:        demoPod,
 		podUID:            pod.UID,
 		coreDNSEnv: []string{
 			"COREDNS_POD_NAME=" + demoPod,
-			"COREDNS_NAMESPACE=" + demoNamespace,
+			"COREDNS_NAMESPACE=" + devenv.CoreDNSNamespace,
 			"COREDNS_NODE_NAME=" + demoNode,
 			// COREDNS_POD_UID is left unset on purpose: the plugin then looks the UID up.
 		},
@@ -125,11 +127,16 @@ func useKubeconfig(env settings, dir string, con *console) (*cluster, error) {
 		}
 		con.Say("KUBECONFIG names %d files: merged them into %s for CoreDNS", len(files), coreDNSKubeconfig)
 	}
-
+	kubectl, err := exec.LookPath("kubectl") // the user's, matching their cluster
+	if err != nil {
+		if kubectl = filepath.Join(env.paths.BinDir, "kubectl"); !fileExists(kubectl) {
+			kubectl = ""
+		}
+	}
 	return &cluster{
 		admin:             client,
 		coreDNSKubeconfig: coreDNSKubeconfig,
-		kubectl:           findKubectl(env.binDir),
+		kubectl:           kubectl,
 		eventNamespace:    "default",
 		objectKind:        "Namespace",
 		objectName:        "default",
@@ -139,14 +146,30 @@ func useKubeconfig(env settings, dir string, con *console) (*cluster, error) {
 	}, nil
 }
 
-// findKubectl prefers the user's kubectl, matching their cluster, over the one built here.
-func findKubectl(binDir string) string {
-	if p, err := exec.LookPath("kubectl"); err == nil {
-		return p
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// run runs kubectl as the cluster's admin and prints the command and its output.
+func (cl *cluster) run(ctx context.Context, con *console, args ...string) error {
+	con.Blank()
+	con.Lines("    ", "$ kubectl "+strings.Join(args, " "))
+	if cl.kubectl == "" {
+		con.Say("(skipped: no kubectl on PATH nor in the binaries directory)")
+		return nil
 	}
-	p := filepath.Join(binDir, "kubectl")
-	if _, err := os.Stat(p); err == nil {
-		return p
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cl.kubectl, args...)
+	cmd.Env = os.Environ()
+	if cl.adminKubeconfig != "" {
+		cmd.Env = append(cmd.Env, "KUBECONFIG="+cl.adminKubeconfig)
 	}
-	return ""
+	out, err := cmd.CombinedOutput()
+	con.Lines("    ", string(out))
+	if err != nil {
+		return fmt.Errorf("kubectl %s: %w", args[0], err)
+	}
+	return nil
 }

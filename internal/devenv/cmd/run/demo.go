@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/coredns/k8s_event/internal/devenv"
 )
 
 // Bounds of the demo's waits.
@@ -26,7 +28,7 @@ type demo struct {
 	tmp     string
 	cl      *cluster
 	cf      *corefile
-	coreDNS *coreDNS
+	coreDNS *devenv.CoreDNS
 	// coreDNSStarted is when CoreDNS started: older events are not the demo's.
 	coreDNSStarted time.Time
 	// configHashes are the SHA512s reload logged: at start-up, then after the edit.
@@ -74,9 +76,9 @@ func (d *demo) keepRunning(ctx context.Context) int {
 		d.con.Blank()
 		d.con.Say("Stopping.")
 		return exitOK
-	case <-d.coreDNS.done:
+	case <-d.coreDNS.Done():
 		d.con.Blank()
-		d.con.Say("CoreDNS exited on its own: %s. Stopping.", d.coreDNS.exitStatus())
+		d.con.Say("CoreDNS exited on its own: %s. Stopping.", d.coreDNS.ExitStatus())
 		return exitFailed
 	}
 }

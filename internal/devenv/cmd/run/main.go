@@ -2,10 +2,9 @@
 // kube-apiserver, or the cluster of $KUBECONFIG), runs ./coredns with the k8s_event plugin,
 // makes CoreDNS log a few lines, and shows the Events they became. Ctrl-C stops it all.
 //
-// It reads its paths from the environment the Makefile sets: K8S_EVENT_BIN_DIR (etcd,
-// kube-apiserver, kubectl), K8S_EVENT_COREDNS (the coredns binary) and K8S_EVENT_ROOT (the
-// repository). K8S_EVENT_RUN_ONCE=1, or -once, stops after the events are shown instead
-// of running until Ctrl-C.
+// It finds its files as package devenv does (K8S_EVENT_BIN_DIR, K8S_EVENT_COREDNS and
+// K8S_EVENT_ROOT, which the Makefile sets). K8S_EVENT_RUN_ONCE=1, or -once, stops after
+// the events are shown instead of running until Ctrl-C.
 package main
 
 import (
@@ -16,6 +15,8 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+
+	"github.com/coredns/k8s_event/internal/devenv"
 )
 
 // Exit codes.
@@ -28,18 +29,13 @@ const (
 
 // settings are the demo's inputs.
 type settings struct {
-	binDir, coreDNS, root string
-	kubeconfig            string // $KUBECONFIG: use that cluster instead of a local one
-	once                  bool
+	paths      devenv.Paths
+	kubeconfig string // $KUBECONFIG: use that cluster instead of a local one
+	once       bool
 }
 
 func settingsFromEnv() (settings, error) {
-	s := settings{
-		binDir:     os.Getenv("K8S_EVENT_BIN_DIR"),
-		coreDNS:    os.Getenv("K8S_EVENT_COREDNS"),
-		root:       os.Getenv("K8S_EVENT_ROOT"),
-		kubeconfig: os.Getenv("KUBECONFIG"),
-	}
+	s := settings{kubeconfig: os.Getenv("KUBECONFIG")}
 	once := false
 	if v := os.Getenv("K8S_EVENT_RUN_ONCE"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -50,12 +46,9 @@ func settingsFromEnv() (settings, error) {
 	}
 	flag.BoolVar(&s.once, "once", once, "stop after showing the events instead of waiting for Ctrl-C (or set K8S_EVENT_RUN_ONCE=1)")
 	flag.Parse()
-	for name, v := range map[string]string{"K8S_EVENT_BIN_DIR": s.binDir, "K8S_EVENT_COREDNS": s.coreDNS, "K8S_EVENT_ROOT": s.root} {
-		if v == "" {
-			return s, fmt.Errorf("%s is not set: start the demo with `make run` from the repository root", name)
-		}
-	}
-	return s, nil
+	var err error
+	s.paths, err = devenv.FindPaths()
+	return s, err
 }
 
 func main() { os.Exit(run()) }
@@ -66,8 +59,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "run:", err)
 		return exitUsage
 	}
-	ctx, restoreSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer restoreSignals()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	d := &demo{env: env, con: newConsole(os.Stdout, 6)}
 	code := exitOK
@@ -83,9 +76,9 @@ func run() int {
 		d.con.Lines("FAILED: ", err.Error())
 		code = exitFailed
 	}
-	// From here a second Ctrl-C ends the demo at once; the kernel then kills CoreDNS,
-	// etcd and kube-apiserver (Pdeathsig), leaving only temporary files behind.
-	restoreSignals()
+	// Signals stay caught until everything is stopped: etcd and kube-apiserver, unlike
+	// CoreDNS, would outlive the demo if a second Ctrl-C ended it now.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	if !d.cleanUp() && code == exitOK {
 		code = exitFailed
 	}
