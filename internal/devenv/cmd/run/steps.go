@@ -5,85 +5,66 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
 )
 
-// startCluster is step 1: a Kubernetes API to report to, local or that of $KUBECONFIG.
-func (d *demo) startCluster(ctx context.Context) (err error) {
-	if d.env.kubeconfig == "" {
-		d.con.Step("Start a local Kubernetes API",
-			"KUBECONFIG is not set, so the demo runs its own etcd and kube-apiserver on 127.0.0.1",
-			"(no controller-manager, no node). It applies deploy/rbac.yaml, which lets",
-			"ServiceAccount kube-system/coredns write Events and look up its Pod, and creates",
-			"the Pod "+devenv.CoreDNSNamespace+"/"+demoPod+" for CoreDNS to report on.")
-		if d.cl, err = startLocal(ctx, d.env, d.con, d.atExit); err != nil {
-			return err
-		}
-		d.con.Blank()
-		d.con.Say("To watch the events arrive, run in another terminal:")
-		d.con.Say("    export KUBECONFIG=%s", d.cl.adminKubeconfig)
-		d.con.Say("    kubectl get events -n %s -w", devenv.CoreDNSNamespace)
-		d.con.Say("(kubectl is %s if it is not on your PATH; the kubeconfig goes away with the demo)",
-			filepath.Join(".bin", "kubectl"))
-		return nil
-	}
-	d.con.Step("Use the cluster of $KUBECONFIG",
-		"KUBECONFIG is set, so the demo uses that cluster and creates nothing in it. CoreDNS",
-		"runs as your user without COREDNS_POD_NAME and COREDNS_NAMESPACE: the plugin then",
-		"reports on the Namespace default (its fallback when it does not know its Pod).")
-	if d.cl, err = useKubeconfig(d.env, d.tmp, d.con); err != nil {
-		return err
-	}
-	d.con.Blank()
-	d.con.Say("To watch the events arrive, run in another terminal:")
-	d.con.Say("    kubectl get events -n default --field-selector source=CoreDNS -w")
-	return nil
-}
+// Bounds of the demo's waits.
+const (
+	dnsReadyTimeout = 30 * time.Second
+	logLineTimeout  = 15 * time.Second // reload checks the file every 2s
+	eventsTimeout   = 60 * time.Second
+)
+
+// reloadLine is what the reload plugin logs, at level info, each time a configuration
+// starts: at start-up and after every reload.
+const reloadLine = "plugin/reload: Running configuration SHA512 = "
 
 // writeCorefile is step 2.
 func (d *demo) writeCorefile(context.Context) (err error) {
-	d.con.Step("Write a Corefile",
+	d.begin("Write a Corefile",
 		"One server on 127.0.0.1 with k8s_event, and a forward to a port where nothing",
 		"listens: every query fails there, and the errors plugin logs it.")
 	if d.cf, err = newCorefile(d.cl.coreDNSKubeconfig); err != nil {
 		return err
 	}
-	d.con.Say("%s:", filepath.Join(d.tmp, "Corefile"))
-	d.con.Lines("    | ", d.cf.text)
+	d.say("%s:", filepath.Join(d.tmp, "Corefile"))
+	d.print("    | ", d.cf.text)
 	return nil
 }
 
 // startCoreDNS is step 3: CoreDNS runs, its plugins are set up and it answers DNS.
 func (d *demo) startCoreDNS(ctx context.Context) (err error) {
 	if d.cl.podUID != "" {
-		d.con.Step("Start CoreDNS",
+		d.begin("Start CoreDNS",
 			"With the variables a Pod's Downward API would set, but for COREDNS_POD_UID: left",
 			"unset, it makes the plugin look the Pod's UID up itself.")
 	} else {
-		d.con.Step("Start CoreDNS",
+		d.begin("Start CoreDNS",
 			"Without COREDNS_POD_NAME and COREDNS_NAMESPACE: there is no Pod to report on.")
 	}
-	d.con.Say("$ %s %s -conf %s", strings.Join(d.cl.coreDNSEnv, " "), filepath.Base(d.env.paths.CoreDNS), filepath.Join(d.tmp, "Corefile"))
-	d.con.Blank()
-	d.coreDNSStarted = time.Now()
-	if d.coreDNS, err = devenv.StartCoreDNS(devenv.CoreDNSOptions{
-		Binary: d.env.paths.CoreDNS, Corefile: d.cf.text, Dir: d.tmp, Env: d.cl.coreDNSEnv,
-		Echo: func(l string) { d.con.Lines("coredns | ", l) },
+	d.say("$ %s %s -conf %s", strings.Join(d.cl.coreDNSEnv, " "), filepath.Base(d.paths.CoreDNS), filepath.Join(d.tmp, "Corefile"))
+	d.say("")
+	d.started = time.Now()
+	if d.c, err = devenv.StartCoreDNS(devenv.CoreDNSOptions{
+		Binary: d.paths.CoreDNS, Corefile: d.cf.text, Dir: d.tmp, Env: d.cl.coreDNSEnv,
+		Echo: func(l string) { d.print("coredns | ", l) },
 	}); err != nil {
 		return err
 	}
-	c := d.coreDNS
+	c := d.c
 	d.atExit("stopping CoreDNS", func() error {
 		if ended, _ := c.Exited(); ended {
-			d.con.Say("  it had already ended: %s", c.ExitStatus())
+			d.say("  it had already ended: %s", c.ExitStatus())
 			return nil
 		}
 		err := c.Stop()
-		d.con.Say("  sent SIGTERM; CoreDNS ended: %s", c.ExitStatus())
+		d.say("  sent SIGTERM; CoreDNS ended: %s", c.ExitStatus())
 		return err
 	})
 
@@ -96,9 +77,9 @@ func (d *demo) startCoreDNS(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	d.con.Say("CoreDNS answers on %s: a probe asking for EDNS version 1 got %s, which CoreDNS",
+	d.say("CoreDNS answers on %s: a probe asking for EDNS version 1 got %s, which CoreDNS",
 		d.cf.dnsAddr(), rcodeName(r.Rcode))
-	d.con.Say("answers before any plugin runs, so the probe itself logs nothing.")
+	d.say("answers before any plugin runs, so the probe itself logs nothing.")
 	return nil
 }
 
@@ -107,19 +88,19 @@ func (d *demo) waitReloadLine(ctx context.Context, timeout time.Duration, what s
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var hash string
-	err := d.coreDNS.WaitOutput(ctx, what, func(lines []string) bool {
+	err := d.c.WaitOutput(ctx, what, func(lines []string) bool {
 		var hashes []string
 		for _, l := range lines {
-			if _, after, ok := strings.Cut(l, reloadLine); ok {
-				hashes = append(hashes, strings.Fields(after + " ")[0])
+			if _, after, ok := strings.Cut(l, reloadLine); ok && len(strings.Fields(after)) > 0 {
+				hashes = append(hashes, strings.Fields(after)[0])
 			}
 		}
-		if len(hashes) > len(d.configHashes) {
-			hash = hashes[len(d.configHashes)]
+		if len(hashes) > len(d.hashes) {
+			hash = hashes[len(d.hashes)]
 		}
 		return hash != ""
 	})
-	d.configHashes = append(d.configHashes, hash)
+	d.hashes = append(d.hashes, hash)
 	return err
 }
 
@@ -159,27 +140,26 @@ func rcodeName(rcode int) string {
 
 // makeLogLines is step 4: an [ERROR] line from a failed query, and [INFO] from a reload.
 func (d *demo) makeLogLines(ctx context.Context) error {
-	d.con.Step("Make CoreDNS log",
+	d.begin("Make CoreDNS log",
 		"A query that fails upstream makes the errors plugin log an [ERROR] line; an edit of",
 		"the Corefile makes the reload plugin restart CoreDNS and log an [INFO] line.")
 
-	d.con.Say("$ query example.org. A on %s", d.cf.dnsAddr())
+	d.say("$ query example.org. A on %s", d.cf.dnsAddr())
 	r, rtt, err := devenv.Query(d.cf.dnsAddr(), "example.org.", dns.TypeA)
 	if err != nil {
 		return fmt.Errorf("query example.org. A: %w", err)
 	}
-	d.con.Say("answer: %s after %v", rcodeName(r.Rcode), rtt.Round(time.Microsecond))
+	d.say("answer: %s after %v", rcodeName(r.Rcode), rtt.Round(time.Microsecond))
 	lctx, cancel := context.WithTimeout(ctx, logLineTimeout)
 	defer cancel()
-	if _, err := d.coreDNS.WaitLine(lctx, "the [ERROR] line for example.org. A", func(l string) bool {
+	if _, err := d.c.WaitLine(lctx, "the [ERROR] line for example.org. A", func(l string) bool {
 		return strings.Contains(l, "[ERROR] plugin/errors:") && strings.Contains(l, "example.org. A")
 	}); err != nil {
 		return err
 	}
 
-	d.con.Blank()
-	d.con.Say("editing %s: adding `cache 30` before the forward line", filepath.Join(d.tmp, "Corefile"))
-	if err := d.coreDNS.WriteCorefile(d.cf.withCache()); err != nil {
+	d.say("\nediting %s: adding `cache 30` before the forward line", filepath.Join(d.tmp, "Corefile"))
+	if err := d.c.WriteCorefile(d.cf.withCache()); err != nil {
 		return err
 	}
 	return d.waitReloadLine(ctx, logLineTimeout, "reload line "+quote(reloadLine))
@@ -187,37 +167,50 @@ func (d *demo) makeLogLines(ctx context.Context) error {
 
 // showEvents is step 5: the events of those lines, through the API and through kubectl.
 func (d *demo) showEvents(ctx context.Context) error {
-	d.con.Step("Find the events in the Kubernetes API",
-		fmt.Sprintf("Listing the events in namespace %s with field selector", d.cl.eventNamespace),
-		"    "+d.cl.eventSelector(),
-		fmt.Sprintf("until the three expected ones are there (at most %v).", eventsTimeout),
+	d.begin("Find the events in the Kubernetes API",
+		fmt.Sprintf("Listing the events in namespace %s on %s until the three expected ones", d.cl.namespace, d.cl.objectName),
+		fmt.Sprintf("are there (at most %v).", eventsTimeout),
 		"Only plugin log lines (\"plugin/NAME: ...\") reach k8s_event: CoreDNS's own",
 		"\"[INFO] Reloading\" and the log plugin's query lines do not become events.")
-	wants := []wantEvent{
-		{reason: "CoreDNSError", contains: "example.org. A", from: "the errors plugin's line for the failed query"},
-		{reason: "CoreDNSInfo", contains: d.configHashes[0], from: "the reload plugin's line at start-up"},
-		{reason: "CoreDNSInfo", contains: d.configHashes[1], from: "the reload plugin's line after the edit"},
+	wants := []struct{ reason, contains string }{
+		{"CoreDNSError", "example.org. A"}, // the errors plugin's line for the failed query
+		{"CoreDNSInfo", d.hashes[0]},       // the reload plugin's line at start-up
+		{"CoreDNSInfo", d.hashes[1]},       // the reload plugin's line after the edit
 	}
-	if err := waitEvents(ctx, d.cl, d.coreDNSStarted.Truncate(time.Second), wants, eventsTimeout, d.con); err != nil {
-		return err
+	// Events older than CoreDNS (on an existing cluster, earlier runs left some) do not
+	// count, nor, when there is a Pod, events without its UID: kubectl describe pod would
+	// not show those.
+	begun, found := time.Now(), make([]bool, len(wants))
+	wctx, cancel := context.WithTimeout(ctx, eventsTimeout)
+	defer cancel()
+	_, err := devenv.WaitEvents(wctx, d.cl.admin, d.cl.namespace, d.cl.objectName, "events of those three lines", func(evs []corev1.Event) bool {
+		for i, w := range wants {
+			for _, e := range evs {
+				if !found[i] && e.Reason == w.reason && strings.Contains(e.Message, w.contains) && e.InvolvedObject.UID == d.cl.podUID &&
+					e.Source.Component == "CoreDNS" && !e.LastTimestamp.Time.Before(d.started.Truncate(time.Second)) {
+					found[i] = true
+					o := e.InvolvedObject
+					d.say("found after %.1fs: %s %s x%d on %s %s, host %q: %s", time.Since(begun).Seconds(), e.Type, e.Reason, e.Count,
+						o.Kind, strings.TrimPrefix(o.Namespace+"/"+o.Name, "/")+strings.TrimSuffix(" (uid "+string(o.UID)+")", " (uid )"), e.Source.Host, e.Message)
+				}
+			}
+		}
+		return !slices.Contains(found, false)
+	})
+	if err != nil {
+		return fmt.Errorf("%w\nlook for plugin/k8s_event warnings in the CoreDNS output above", err)
 	}
 	if d.cl.podUID != "" {
-		d.con.Say("every one carries the Pod's UID, which the plugin looked up: kubectl describe pod shows them.")
+		d.say("every one carries the Pod's UID, which the plugin looked up: kubectl describe pod shows them.")
 	}
 
-	if d.cl.objectKind == "Pod" {
-		if err := d.cl.run(ctx, d.con, "get", "events", "-n", d.cl.eventNamespace); err != nil {
-			return err
-		}
-		if err := d.cl.run(ctx, d.con, "describe", "pod", d.cl.objectName, "-n", d.cl.eventNamespace); err != nil {
-			return err
-		}
-		return nil
+	if d.cl.podUID == "" {
+		return d.kubectl(ctx, "get", "events", "-n", d.cl.namespace, "--field-selector", "source=CoreDNS")
 	}
-	if err := d.cl.run(ctx, d.con, "get", "events", "-n", d.cl.eventNamespace, "--field-selector", "source=CoreDNS"); err != nil {
+	if err := d.kubectl(ctx, "get", "events", "-n", d.cl.namespace); err != nil {
 		return err
 	}
-	return nil
+	return d.kubectl(ctx, "describe", "pod", d.cl.objectName, "-n", d.cl.namespace)
 }
 
 // corefileTemplate is the demo's Corefile. Its arguments: the DNS port, the kubeconfig
