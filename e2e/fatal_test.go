@@ -1,16 +1,15 @@
 package e2e
 
 import (
-	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 const (
@@ -44,12 +43,7 @@ func TestFatal(t *testing.T) {
 func TestFatalAPIHung(t *testing.T) {
 	t.Parallel()
 	requireSuite(t)
-	hung := hungServer(t)
-	kubeconfig := filepath.Join(t.TempDir(), "hung.kubeconfig")
-	if err := os.WriteFile(kubeconfig, []byte(fmt.Sprintf(hungKubeconfig, hung)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := launchLoop(t, fmt.Sprintf("kubeapi {\n    kubeconfig %s\n}", kubeconfig),
+	c := launchLoop(t, "kubeapi {\n    kubeconfig "+hungKubeconfig(t)+"\n}",
 		[]string{"COREDNS_POD_NAME=hung", "COREDNS_NAMESPACE=kube-system", "COREDNS_NODE_NAME=" + nodeName})
 	waitFatalExit(t, c, hungExitLimit)
 	fatalMessage(t, c)
@@ -92,58 +86,22 @@ func fatalMessage(t *testing.T, c *devenv.CoreDNS) string {
 	return msg
 }
 
-// hungKubeconfig points at an API server that never answers.
-const hungKubeconfig = `apiVersion: v1
-kind: Config
-clusters:
-- name: hung
-  cluster:
-    server: https://%s
-    insecure-skip-tls-verify: true
-users:
-- name: coredns
-  user:
-    token: never-checked
-contexts:
-- name: hung
-  context:
-    cluster: hung
-    user: coredns
-current-context: hung
-`
-
-// hungServer listens on loopback and accepts connections, but never reads or writes
-// on them, until the test ends. It returns its address.
-func hungServer(t *testing.T) string {
-	t.Helper()
+// hungKubeconfig writes a kubeconfig for an API server that accepts connections (the
+// kernel does, up to its backlog) but never answers, and returns its path.
+func hungKubeconfig(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
+	t.Cleanup(func() { l.Close() })
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["hung"] = &clientcmdapi.Cluster{Server: "https://" + l.Addr().String(), InsecureSkipTLSVerify: true}
+	cfg.AuthInfos["hung"] = &clientcmdapi.AuthInfo{Token: "never-checked"}
+	cfg.Contexts["hung"] = &clientcmdapi.Context{Cluster: "hung", AuthInfo: "hung"}
+	cfg.CurrentContext = "hung"
+	path := filepath.Join(t.TempDir(), "hung.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

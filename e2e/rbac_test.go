@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -20,19 +18,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// noEventsRole replaces deploy/rbac.yaml's Role with one that lets the coredns
-// ServiceAccount look its Pod up, but not write events.
-const noEventsRole = `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: coredns-k8s-event
-  namespace: kube-system
-rules:
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list"]
-`
-
 // forbiddenQueries is how many failing queries each case sends.
 const forbiddenQueries = 300
 
@@ -45,10 +30,7 @@ const forbiddenQueries = 300
 // it runs before the parallel tests start, and restores deploy/rbac.yaml when done.
 func TestWithoutEventPermission(t *testing.T) {
 	cp := requireSuite(t)
-	roleFile := filepath.Join(t.TempDir(), "no-events-role.yaml")
-	if err := os.WriteFile(roleFile, []byte(noEventsRole), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	const roleFile = "testdata/no-events-role.yaml"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
