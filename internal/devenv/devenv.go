@@ -1,11 +1,19 @@
 // Package devenv is the development environment of k8s_event: what the end-to-end
-// tests (e2e/), the benchmarks (bench/) and the `make run` demo (cmd/run) share. It
-// finds the binaries, starts a local Kubernetes control plane, runs ./coredns from a
-// Corefile and offers the helpers every caller needs: free ports, DNS queries, waiting
-// for events, scraping metrics, reading the audit log, statistics.
+// tests (e2e/), the benchmarks (bench/) and the `make run` demo (cmd/run) share.
+//
+//   - FindPaths finds the repository, the control-plane binaries and ./coredns.
+//   - StartControlPlane runs etcd and kube-apiserver (controller-runtime's envtest) with
+//     RBAC and an audit log. Its admin client and kubeconfig, ServiceAccountKubeconfig,
+//     Apply (any YAML file), CoreDNSPod, StopAPIServer and StartAPIServer (same port,
+//     same etcd) and AuditEvents are what a test of the plugin needs from it.
+//   - StartCoreDNS runs ./coredns from a Corefile's text with an environment; the
+//     CoreDNS it returns keeps the output lines, waits for lines (WaitLine, WaitOutput),
+//     rewrites the Corefile for a reload, and stops.
+//   - Helpers: FreePort and Loopback, Query and Exchange (DNS), ListEvents and WaitEvents,
+//     ScrapeMetrics, Percentile and Median.
 //
 // Every function returns errors rather than failing a test, so that commands can use
-// it too; the e2e package wraps what it calls often.
+// it too; the e2e package wraps what it calls often. Waits end with their context.
 package devenv
 
 import (
