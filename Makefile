@@ -55,7 +55,7 @@ BENCH_FLAGS ?=
 
 bench: coredns controlplane
 	@command -v dnsperf >/dev/null || { apt-get update && apt-get install -y dnsperf; }
-	go run -C bench . -root $(CURDIR) -coredns $(COREDNS) -bin-dir $(BIN_DIR) $(BENCH_FLAGS)
+	$(E2E_ENV) go run -C bench . $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(COREDNS) $(BIN_DIR)

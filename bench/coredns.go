@@ -107,24 +107,22 @@ func (p *pluginLines) take() (int, []string) {
 // work/label.pprof, and sets *path to it. The channel closes when done.
 func (c *coreDNS) profile(o options, d time.Duration, label string, path *string) <-chan struct{} {
 	done := make(chan struct{})
-	secs := max(1, int((d-time.Second)/time.Second))
 	go func() {
 		defer close(done)
-		url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", c.pprof, secs)
+		url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", c.pprof, max(1, int((d-time.Second)/time.Second)))
 		resp, err := http.Get(url)
+		if err == nil {
+			defer resp.Body.Close()
+			var data []byte
+			if data, err = io.ReadAll(resp.Body); err == nil {
+				p := filepath.Join(o.work, label+".pprof")
+				if err = os.WriteFile(p, data, 0o644); err == nil {
+					*path = p
+				}
+			}
+		}
 		if err != nil {
 			progress("profile of %s: %v", label, err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(filepath.Join(o.work, label+".pprof"))
-		if err != nil {
-			progress("profile of %s: %v", label, err)
-			return
-		}
-		defer f.Close()
-		if _, err := io.Copy(f, resp.Body); err == nil {
-			*path = f.Name()
 		}
 	}()
 	return done
