@@ -13,13 +13,13 @@ import (
 )
 
 const (
-	outage          = 30 * time.Second     // how long the API server is down
+	outage          = 15 * time.Second     // how long the API server is down: client-go retries after 10 s
 	queryPace       = 5 * time.Millisecond // pause between two local-zone queries
 	outageFailEvery = 5 * time.Second      // a failing query, so a line to report, this often
 	recoveryTimeout = 90 * time.Second     // for the events to arrive after the API is back
 )
 
-// TestAPIServerOutage: with kube-apiserver down for 30 s, CoreDNS keeps answering and no
+// TestAPIServerOutage: with kube-apiserver down for 15 s, CoreDNS keeps answering and no
 // query fails; once it is back, on the same port, with every object as it was, the lines
 // logged meanwhile and after arrive as events. (How fast CoreDNS answers meanwhile is
 // for `make bench`, whose DNS part runs with the API server stopped too.)
