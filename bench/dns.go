@@ -71,6 +71,7 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 		return err
 	}
 	defer cp.Stop()
+	defer cp.StopOnSignal()()
 	setup, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := cp.Apply(setup, filepath.Join(o.root, "deploy", "rbac.yaml")); err != nil {

@@ -49,6 +49,12 @@ func runSuite(m *testing.M) int {
 			log.Printf("stopping the control plane: %v", err)
 		}
 	}()
+	// Neither Ctrl-C nor -timeout, which kill the test binary, may leave etcd and
+	// kube-apiserver running.
+	defer suite.cp.StopOnSignal()()
+	if d := flag.Lookup("test.timeout").Value.(flag.Getter).Get().(time.Duration); d > time.Minute {
+		defer time.AfterFunc(d-30*time.Second, func() { suite.cp.Stop() }).Stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	suite.kubeconfig, suite.err = suite.cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")

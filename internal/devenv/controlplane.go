@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -54,7 +56,7 @@ func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
 			return nil, fmt.Errorf("%v (build it with make controlplane)", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "k8s-event-controlplane-")
+	dir, err := os.MkdirTemp("", "k8s-event-devenv-")
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +127,24 @@ func (cp *ControlPlane) Stop() error {
 		cp.logs.Close()
 	}
 	return errors.Join(err, os.RemoveAll(cp.dir))
+}
+
+// StopOnSignal stops the control plane, then exits with code 130, when the process gets
+// SIGINT or SIGTERM: envtest does not tie etcd and kube-apiserver to the life of the
+// process that started them, so a program that died of the signal would leave them
+// running. The function it returns stops watching.
+func (cp *ControlPlane) StopOnSignal() (cancel func()) {
+	sigs, done := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigs:
+			cp.Stop()
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
 }
 
 // Host is the API server's URL.
