@@ -33,7 +33,7 @@ run: coredns
 ifndef KUBECONFIG
 run: controlplane
 endif
-	$(E2E_ENV) go run -C e2e ./cmd/run
+	$(E2E_ENV) go run -C internal/devenv ./cmd/run
 
 test: lint unit e2e
 
@@ -41,12 +41,14 @@ lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -C cmd/coredns ./...
+	go vet -C internal/devenv ./...
 	go vet -C e2e ./...
 	go vet -C bench ./...
 	go vet -C deploy/check ./...
 
 unit: deploy-check
 	$(GO_TEST) ./...
+	cd internal/devenv && $(GO_TEST) ./...
 	cd bench && $(GO_TEST) ./...
 
 # deploy/: every file parses, the Kustomization renders, the RBAC rules are exactly what the
@@ -74,7 +76,7 @@ BENCH_FLAGS ?=
 
 bench: coredns controlplane
 	@command -v dnsperf >/dev/null || { apt-get update && apt-get install -y dnsperf; }
-	go run -C bench . -root $(CURDIR) -coredns $(COREDNS) -bin-dir $(BIN_DIR) $(BENCH_FLAGS)
+	$(E2E_ENV) go run -C bench . $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(COREDNS) $(BIN_DIR)

@@ -31,9 +31,9 @@ type scaleResult struct {
 func runScale(t testing.TB, cacheSize, distinct, lines int) scaleResult {
 	client := newFake()
 	wc := countWrites(client)
-	opts := testOptions(client, true)
-	opts.clock = &tickingClock{}
-	usePipeline(t, opts)
+	useFakeClient(t, client)
+	reporterTiming.clock = &tickingClock{}
+	setPodEnv(t, true)
 
 	errorsLog := clog.NewWithPlugin("errors")
 	before := readCounters()
@@ -52,7 +52,7 @@ func runScale(t testing.TB, cacheSize, distinct, lines int) scaleResult {
 		client.ClearActions() // the fake keeps every action it sees
 	}
 	elapsed, cpu := time.Since(start), processCPU()-cpu0
-	retained := sub(liveHeap(), baseline)
+	retained := max(liveHeap(), baseline) - baseline
 	stopCoreDNS(t, inst)
 	return scaleResult{
 		lines: lines, retained: retained, writes: wc,
@@ -64,8 +64,7 @@ func runScale(t testing.TB, cacheSize, distinct, lines int) scaleResult {
 func waitProcessed(t testing.TB, wc *writeCounter, before pluginCounters, sent int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		d := readCounters().since(before).dropped
-		done := wc.total() + int64(d[dropQueueFull]+d[dropRateLimited])
+		done := wc.total() + int64(readCounters().since(before).droppedTotal())
 		if done >= int64(sent) {
 			return
 		}
@@ -119,8 +118,8 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(float64(r.writes.creates.Load()), "creates")
 			b.ReportMetric(float64(r.elapsed.Nanoseconds())/float64(r.lines), "wall-ns/line")
 			b.ReportMetric(float64(r.cpu.Nanoseconds())/float64(r.lines), "cpu-ns/line")
-			for _, reason := range dropReasons {
-				b.ReportMetric(r.dropped[reason], "dropped-"+reason)
+			for reason, v := range r.dropped {
+				b.ReportMetric(v, "dropped-"+reason)
 			}
 		})
 	}

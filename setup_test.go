@@ -1,6 +1,7 @@
 package k8s_event
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -43,41 +44,10 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseErrors runs setup on every bad stanza of testdata/bad-corefiles.txtar, which
+// the end-to-end TestBadCorefile runs ./coredns on too.
 func TestParseErrors(t *testing.T) {
-	tests := []struct {
-		name               string
-		input              string
-		expectedErrContent string
-	}{
-		{"argument on the plugin line", `k8s_event error`, "takes no arguments, settings go in a block: 'error'"},
-		{"unknown directive", "k8s_event {\n levels error\n}", "unknown property 'levels', want level, rate, plugins or except"},
-		{"level without arguments", "k8s_event {\n level\n}", "level: needs at least one level: debug, error, fatal, info, warning"},
-		{"unknown level", "k8s_event {\n level error critical\n}", "level: unknown level 'critical', want one or more of debug, error, fatal, info, warning"},
-		{"level twice", "k8s_event {\n level error\n level info\n}", "level given more than once"},
-		{"qps not a number", "k8s_event {\n rate fast\n}", "rate: QPS must be a number such as 0.15 or a fraction such as 1/300: 'fast'"},
-		{"qps bad fraction", "k8s_event {\n rate 1/x\n}", "rate: QPS must be a number such as 0.15 or a fraction such as 1/300: '1/x'"},
-		{"qps division by zero", "k8s_event {\n rate 1/0\n}", "rate: QPS must be a number such as 0.15 or a fraction such as 1/300: '1/0'"},
-		{"qps too high", "k8s_event {\n rate 2\n}", "rate: QPS must be in range [1/3600, 1]: 2"},
-		{"qps too low", "k8s_event {\n rate 1/3601\n}", "rate: QPS must be in range [1/3600, 1]: 1/3601"},
-		{"qps zero", "k8s_event {\n rate 0\n}", "rate: QPS must be in range [1/3600, 1]: 0"},
-		{"qps NaN", "k8s_event {\n rate NaN\n}", "rate: QPS must be in range [1/3600, 1]: NaN"},
-		{"burst not a number", "k8s_event {\n rate 0.1 many\n}", "rate: BURST must be an integer: 'many'"},
-		{"burst too low", "k8s_event {\n rate 0.1 0\n}", "rate: BURST must be in range [1, 256]: 0"},
-		{"burst too high", "k8s_event {\n rate 0.1 300\n}", "rate: BURST must be in range [1, 256]: 300"},
-		{"cache size not a number", "k8s_event {\n rate 0.1 10 1.5\n}", "rate: CACHESIZE must be an integer: '1.5'"},
-		{"cache size too low", "k8s_event {\n rate 0.1 10 0\n}", "rate: CACHESIZE must be in range [1, 65535]: 0"},
-		{"cache size too high", "k8s_event {\n rate 0.1 10 65536\n}", "rate: CACHESIZE must be in range [1, 65535]: 65536"},
-		{"rate too many arguments", "k8s_event {\n rate 0.1 10 100 5\n}", "rate: takes at most 3 arguments, QPS BURST CACHESIZE, got 4"},
-		{"plugins without arguments", "k8s_event {\n plugins\n}", "plugins: needs at least one plugin name"},
-		{"except without arguments", "k8s_event {\n except\n}", "except: needs at least one plugin name"},
-		{"unknown-looking plugin", "k8s_event {\n plugins Reload\n}", "plugins: 'Reload' does not look like a plugin name"},
-		{"plugin with punctuation", "k8s_event {\n except plugin/errors\n}", "except: 'plugin/errors' does not look like a plugin name"},
-		{"empty plugin name", "k8s_event {\n plugins \"\"\n}", "plugins: '' does not look like a plugin name"},
-		{"own name", "k8s_event {\n plugins k8s_event\n}", "plugins: 'k8s_event' never reports its own log lines"},
-		{"plugins with except", "k8s_event {\n plugins reload\n except errors\n}", "plugins and except cannot be used together"},
-		{"except with plugins", "k8s_event {\n except errors\n plugins reload\n}", "plugins and except cannot be used together"},
-		{"twice in a block", "k8s_event\nk8s_event", "this plugin can only be used once per Server Block"},
-	}
+	tests := badCorefiles(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := setup(caddy.NewTestController("dns", tc.input))
@@ -93,6 +63,32 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// badCorefile is a stanza setup must refuse, and what its error must say.
+type badCorefile struct{ name, input, expectedErrContent string }
+
+// badCorefiles reads testdata/bad-corefiles.txtar: one file per case, whose first line
+// is "# want: " and the expected error text.
+func badCorefiles(t *testing.T) []badCorefile {
+	t.Helper()
+	data, err := os.ReadFile("testdata/bad-corefiles.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []badCorefile
+	for _, file := range strings.Split(string(data), "\n-- ")[1:] {
+		name, input, _ := strings.Cut(file, " --\n")
+		want, ok := strings.CutPrefix(strings.SplitN(input, "\n", 2)[0], "# want: ")
+		if !ok {
+			t.Fatalf("bad-corefiles.txtar: case %q does not start with \"# want: \"", name)
+		}
+		cases = append(cases, badCorefile{name, input, want})
+	}
+	if len(cases) < 10 {
+		t.Fatalf("bad-corefiles.txtar: %d cases, want the whole table", len(cases))
+	}
+	return cases
 }
 
 // FuzzParse checks that no Corefile input makes the parser panic, and that what it

@@ -3,7 +3,6 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestParseBench(t *testing.T) {
@@ -25,30 +24,6 @@ PASS
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	var d []time.Duration
-	for i := 1; i <= 100; i++ {
-		d = append(d, time.Duration(i))
-	}
-	for q, want := range map[float64]time.Duration{0.5: 50, 0.99: 99, 1: 100, 0: 1} {
-		if got := percentile(d, q); got != want {
-			t.Errorf("percentile(1..100, %v) = %v, want %v", q, got, want)
-		}
-	}
-	if got := percentile(nil, 0.5); got != 0 {
-		t.Errorf("percentile of nothing = %v", got)
-	}
-}
-
-func TestMedian(t *testing.T) {
-	if got := median([]float64{3, 1, 2}); got != 2 {
-		t.Errorf("median(3,1,2) = %v", got)
-	}
-	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
-		t.Errorf("median(4,1,2,3) = %v", got)
-	}
-}
-
 func TestFmtCount(t *testing.T) {
 	for n, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 999946: "999,946", -1234567: "-1,234,567"} {
 		if got := fmtCount(n); got != want {
@@ -57,20 +32,17 @@ func TestFmtCount(t *testing.T) {
 	}
 }
 
-func TestOutputCounter(t *testing.T) {
-	oc := &outputCounter{}
-	oc.count(strings.NewReader("[ERROR] plugin/errors: 2 a. A: refused\n" +
-		"[WARNING] plugin/k8s_event: event delivery: failed\n" +
-		"E1124 Unable to record event: too many queued events, dropped event\n"))
-	n, samples := oc.take()
-	if n != 2 || len(samples) != 2 {
+func TestPluginLines(t *testing.T) {
+	var p pluginLines
+	for _, l := range []string{"[ERROR] plugin/errors: 2 a. A: refused", "[WARNING] plugin/k8s_event: event delivery: failed",
+		"E1124 Unable to record event: too many queued events, dropped event"} {
+		p.count(l)
+	}
+	if n, samples := p.take(); n != 2 || len(samples) != 2 {
 		t.Errorf("take() = %d, %q; want the 2 lines not from the errors plugin", n, samples)
 	}
-	if n, _ := oc.take(); n != 0 {
+	if n, _ := p.take(); n != 0 {
 		t.Errorf("second take() = %d, want 0", n)
-	}
-	if !strings.Contains(oc.tail(), "plugin/errors") {
-		t.Errorf("tail() = %q", oc.tail())
 	}
 }
 

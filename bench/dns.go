@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coredns/k8s_event/e2e/controlplane"
+	"github.com/coredns/k8s_event/internal/devenv"
 )
 
 // The real ./coredns against a local kube-apiserver: dnsperf throughput with
@@ -66,17 +66,22 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 	if _, err := exec.LookPath("dnsperf"); err != nil {
 		return errors.New("dnsperf is not installed (Debian package dnsperf; `make bench` installs it)")
 	}
-	if _, err := os.Stat(o.coredns); err != nil {
-		return fmt.Errorf("%v (make coredns)", err)
-	}
-	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	cp, err := controlplane.Start(startCtx, controlplane.Options{BinDir: o.binDir, Logf: progress})
+	cp, err := devenv.StartControlPlane(o.binDir)
 	if err != nil {
 		return err
 	}
 	defer cp.Stop()
-	pod, err := cp.Bootstrap(startCtx, controlplane.BootstrapOptions{Files: []string{filepath.Join(o.root, "deploy", "rbac.yaml")}})
+	defer cp.StopOnSignal()()
+	setup, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := cp.Apply(setup, filepath.Join(o.root, "deploy", "rbac.yaml")); err != nil {
+		return err
+	}
+	pod, err := cp.CoreDNSPod(setup, "coredns-bench")
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := cp.ServiceAccountKubeconfig(setup, devenv.CoreDNSNamespace, "coredns")
 	if err != nil {
 		return err
 	}
@@ -85,7 +90,7 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 		"COREDNS_NAMESPACE=" + pod.Namespace,
 		"COREDNS_POD_UID=" + string(pod.UID),
 	}
-	dead, err := deadUDPPort()
+	dead, err := devenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -97,7 +102,7 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 	if err := os.WriteFile(queries, []byte(q.String()), 0o644); err != nil {
 		return err
 	}
-	conf := func(stanza string) string { return corefile(dead, cp.CoreDNSKubeconfig(), stanza) }
+	conf := func(stanza string) string { return corefile(dead, kubeconfig, stanza) }
 	offConf, onConf := conf(""), conf("k8s_event")
 
 	progress("DNS with the API server up: %d pairs of %v", o.pairs, o.runDur)

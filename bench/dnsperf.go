@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	"golang.org/x/perf/benchmath"
 )
 
@@ -56,7 +57,7 @@ func dnsperf(o options, c *coreDNS, queries string, d time.Duration, label strin
 	cmd.Stdout = out
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	cpu0, err := c.cpu()
+	cpu0, err := c.CPUTime()
 	if err != nil {
 		return r, err
 	}
@@ -67,7 +68,7 @@ func dnsperf(o options, c *coreDNS, queries string, d time.Duration, label strin
 	if err := cmd.Run(); err != nil {
 		return r, fmt.Errorf("dnsperf: %v: %s", err, stderr.String())
 	}
-	cpu1, err := c.cpu()
+	cpu1, err := c.CPUTime()
 	if err != nil {
 		return r, err
 	}
@@ -110,7 +111,7 @@ func dnsperf(o options, c *coreDNS, queries string, d time.Duration, label strin
 		return r, fmt.Errorf("dnsperf completed no query:\n%s", stats)
 	}
 	slices.Sort(lat)
-	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	r.p50, r.p99 = devenv.Percentile(lat, 0.50), devenv.Percentile(lat, 0.99)
 	return r, nil
 }
 
@@ -131,12 +132,12 @@ func runPhase(o options, label, offConf, onConf string, env []string, queries st
 	if err != nil {
 		return ph, err
 	}
-	defer off.stop()
+	defer off.Stop()
 	on, err := startCoreDNS(o, label+"-on", onConf, env)
 	if err != nil {
 		return ph, err
 	}
-	defer on.stop()
+	defer on.Stop()
 	warm := min(2*time.Second, o.runDur)
 	for _, c := range []*coreDNS{off, on} {
 		if _, err := dnsperf(o, c, queries, warm, c.name+"-warmup", false); err != nil {
@@ -144,7 +145,7 @@ func runPhase(o options, label, offConf, onConf string, env []string, queries st
 		}
 	}
 	for _, c := range []*coreDNS{off, on} {
-		c.pluginLines() // start-up and warm-up lines do not count
+		c.out.take() // start-up and warm-up lines do not count
 	}
 	measured := time.Now()
 	for i := range o.pairs {
@@ -167,11 +168,11 @@ func runPhase(o options, label, offConf, onConf string, env []string, queries st
 	}
 	// Stopped, so that everything they printed has been read; what the plugin prints
 	// while stopping counts too.
-	off.stop()
-	on.stop()
+	off.Stop()
+	on.Stop()
 	ph.window = time.Since(measured)
-	ph.offLines, _ = off.pluginLines()
-	ph.pluginLines, ph.samples = on.pluginLines()
+	ph.offLines, _ = off.out.take()
+	ph.pluginLines, ph.samples = on.out.take()
 	for _, s := range ph.samples {
 		progress("%s printed: %s", on.name, s)
 	}
@@ -188,7 +189,7 @@ func medianRatio(ph phase, f func(perfRun) float64) (offMed, onMed float64, rati
 		ratios = append(ratios, f(ph.on[i])/f(ph.off[i]))
 	}
 	ratio = benchmath.AssumeNothing.Summary(benchmath.NewSample(ratios, &benchmath.DefaultThresholds), 0.95)
-	return median(offs), median(ons), ratio
+	return devenv.Median(offs), devenv.Median(ons), ratio
 }
 
 // fmtRatioCI shows a median ratio and its confidence interval.
@@ -197,16 +198,4 @@ func fmtRatioCI(s benchmath.Summary) string {
 		return fmtRatio(s.Center) + " (too few pairs for a 95% CI)"
 	}
 	return fmt.Sprintf("%s (95%% CI %.3f–%.3f)", fmtRatio(s.Center), s.Lo, s.Hi)
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

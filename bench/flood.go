@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,9 +64,11 @@ func flood(o options, bin string, t *table) error {
 	})
 	var dropped float64
 	var parts []string
-	for _, r := range []string{"rate_limited", "queue_full", "rejected", "retries_exhausted", "shutdown"} {
-		dropped += on["dropped-"+r]
-		parts = append(parts, fmt.Sprintf("%s %s", r, fmtCount(on["dropped-"+r])))
+	for _, unit := range slices.Sorted(maps.Keys(on)) {
+		if reason, ok := strings.CutPrefix(unit, "dropped-"); ok {
+			dropped += on[unit]
+			parts = append(parts, fmt.Sprintf("%s %s", reason, fmtCount(on[unit])))
+		}
 	}
 	t.add(row{
 		measure: "flood: lines dropped, by reason (coredns_k8s_event_dropped_total)",

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // The in-process benchmarks live in the plugin's own package, next to the test seams
@@ -107,12 +105,3 @@ var (
 	hotCases      = []string{"no_listener", "level_not_reported", "rate_limited", "admitted", "rate_limited_api_hangs", "admitted_api_hangs"}
 	listenerCases = []string{"level_not_reported", "rate_limited", "admitted"}
 )
-
-// percentile returns the q-quantile (0..1) of sorted values, nearest rank.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}

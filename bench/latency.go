@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coredns/k8s_event/e2e/controlplane"
+	"github.com/coredns/k8s_event/internal/devenv"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,12 +22,12 @@ import (
 // name is in it). At the default spacing no rate limit on the way holds any back: not
 // the token bucket (1/s, burst 256), nor the client-side limit of kubeapi's client
 // (client-go's default: 5 requests/s, burst 10).
-func latency(ctx context.Context, o options, t *table, cp *controlplane.ControlPlane, pod *corev1.Pod, conf string, env []string) error {
+func latency(ctx context.Context, o options, t *table, cp *devenv.ControlPlane, pod *corev1.Pod, conf string, env []string) error {
 	c, err := startCoreDNS(o, "latency", conf, env)
 	if err != nil {
 		return err
 	}
-	defer c.stop()
+	defer c.Stop()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -93,10 +93,10 @@ func latency(ctx context.Context, o options, t *table, cp *controlplane.ControlP
 	got := slices.Clone(lat)
 	mu.Unlock()
 	if len(got) == 0 {
-		return fmt.Errorf("no event seen for %d lines; CoreDNS log:\n%s", o.latencyN, c.out.tail())
+		return fmt.Errorf("no event seen for %d lines; CoreDNS log:\n%s", o.latencyN, c.Tail(20))
 	}
 	slices.Sort(got)
-	p50, p99 := percentile(got, 0.5), percentile(got, 0.99)
+	p50, p99 := devenv.Percentile(got, 0.5), devenv.Percentile(got, 0.99)
 	name := fmt.Sprintf("log line → event on a watch of the API server (%d/%d lines %v apart seen, rate 1 256)", len(got), o.latencyN, o.spacing)
 	t.add(row{measure: name + ": p50", on: fmtDur(p50), target: "≤ 50 ms", met: check(p50 <= 50*time.Millisecond && len(got) == o.latencyN)})
 	t.add(row{measure: "log line → event on a watch: p99", on: fmtDur(p99), ratio: fmt.Sprintf("max %s", fmtDur(got[len(got)-1]))})

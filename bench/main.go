@@ -16,11 +16,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coredns/k8s_event/internal/devenv"
 )
 
 // options are the sizes of a run.
@@ -51,9 +52,6 @@ func (o options) runs(part string) bool {
 func main() {
 	var o options
 	quick := flag.Bool("quick", false, "run every part small: checks the harness, measures nothing worth keeping")
-	flag.StringVar(&o.root, "root", "..", "repository root")
-	flag.StringVar(&o.coredns, "coredns", "", "CoreDNS binary (default ROOT/coredns)")
-	flag.StringVar(&o.binDir, "bin-dir", "", "directory of etcd and kube-apiserver (default ROOT/.bin)")
 	flag.IntVar(&o.count, "count", 10, "runs of each hot-path case, for benchstat")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of each hot-path run")
 	flag.IntVar(&o.floodRate, "flood-rate", 100_000, "flood: lines per second")
@@ -80,16 +78,11 @@ func main() {
 			}
 		}
 	}
-	var err error
-	if o.root, err = filepath.Abs(o.root); err != nil {
+	paths, err := devenv.FindPaths()
+	if err != nil {
 		fatalf("%v", err)
 	}
-	if o.coredns == "" {
-		o.coredns = filepath.Join(o.root, "coredns")
-	}
-	if o.binDir == "" {
-		o.binDir = filepath.Join(o.root, ".bin")
-	}
+	o.root, o.coredns, o.binDir = paths.Root, paths.CoreDNS, paths.BinDir
 	if o.work, err = os.MkdirTemp("", "k8s-event-bench-"); err != nil {
 		fatalf("%v", err)
 	}

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -38,12 +41,12 @@ func TestErrorEvent(t *testing.T) {
 				return len(matching(evs, reasonError, second)) > 0
 			})
 			if len(evs) != 2 {
-				t.Fatalf("want exactly 2 events, one per line, got %d:\n%s", len(evs), formatEvents(evs))
+				t.Fatalf("want exactly 2 events, one per line, got %d:\n%s", len(evs), devenv.FormatEvents(evs))
 			}
 			for _, msg := range []string{first, second} {
 				m := matching(evs, reasonError, msg)
 				if len(m) != 1 || m[0].Count != 1 {
-					t.Fatalf("want one event with count 1 for %q, got:\n%s", msg, formatEvents(evs))
+					t.Fatalf("want one event with count 1 for %q, got:\n%s", msg, devenv.FormatEvents(evs))
 				}
 				checkEvent(t, m[0], pod, reasonError)
 			}
@@ -80,7 +83,7 @@ func TestPercentInQueryName(t *testing.T) {
 	e := waitEvent(t, pod, reasonError, msg)
 	checkEvent(t, e, pod, reasonError)
 	if evs := podEvents(t, pod); len(evs) != 1 {
-		t.Errorf("want exactly one event, got:\n%s", formatEvents(evs))
+		t.Errorf("want exactly one event, got:\n%s", devenv.FormatEvents(evs))
 	}
 }
 
@@ -92,24 +95,44 @@ func TestEventBeforeShutdown(t *testing.T) {
 	c, addr := startFailingUpstream(t, pod, false)
 
 	failQuery(t, addr, "last-words.example.org.")
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	msg := loggedMessage(t, c, "ERROR", "last-words.example.org.")
 	evs := podEvents(t, pod) // listed once: the process is gone, nothing more will come
 	if m := matching(evs, reasonError, msg); len(m) != 1 || m[0].Count != 1 {
-		t.Fatalf("want one event %q, got:\n%s", msg, formatEvents(evs))
+		t.Fatalf("want one event %q, got:\n%s", msg, devenv.FormatEvents(evs))
 	}
 	checkEvent(t, evs[0], pod, reasonError)
+}
+
+// kubectl runs kubectl as the admin and returns its output.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := suite.cp.Kubectl(timeout(t, 30*time.Second), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// lineWith returns the first line of out that contains every one of parts, or "".
+func lineWith(out string, parts ...string) string {
+	for l := range strings.Lines(out) {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(l, p) }) {
+			return l
+		}
+	}
+	return ""
 }
 
 // startFailingUpstream starts ./coredns reporting as pod with k8s_event's defaults, with
 // errors and a forward to a dead upstream, so every query logs an error line. It returns
 // the server and its address.
-func startFailingUpstream(t *testing.T, pod *corev1.Pod, withUID bool) (*coreDNS, string) {
+func startFailingUpstream(t *testing.T, pod *corev1.Pod, withUID bool) (*devenv.CoreDNS, string) {
 	t.Helper()
-	addr := loopbackAddr(freePort(t))
-	c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
+	addr := freeAddr(t)
+	c := startCoreDNS(t, serverBlock(rootZone(addr),
 		"errors",
 		failingForward(t),
 		kubeapiDirective(),

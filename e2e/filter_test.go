@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coredns/k8s_event/internal/devenv"
 )
 
 // TestFilters: the level, plugins and except settings decide which lines become events.
@@ -42,8 +44,8 @@ func TestFilters(t *testing.T) {
 				errorReason = reasonWarning
 			}
 			pod := newPod(t)
-			addr, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
-			c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
+			addr, metricsAddr := freeAddr(t), freeAddr(t)
+			c := startCoreDNS(t, serverBlock(rootZone(addr),
 				tc.errors,
 				"reload 2s 1s",
 				failingForward(t),
@@ -57,12 +59,12 @@ func TestFilters(t *testing.T) {
 			errorMsg := loggedMessage(t, c, tc.errorTag, "filtered.example.org.")
 
 			// Both lines are printed, so the listener has seen both.
-			m := scrapeMetrics(t, metricsAddr)
+			m := scrape(t, metricsAddr)
 			for _, l := range []struct {
 				level string
 				want  bool
 			}{{"info", tc.wantInfo}, {errorLevel, tc.wantError}} {
-				if got := m.get(metricLines, "level", l.level); (got == 1) != l.want || got > 1 {
+				if got := m.Get(metricLines, "level", l.level); (got == 1) != l.want || got > 1 {
 					t.Errorf("lines_total{level=%q} is %v, want %v", l.level, got, b2i(l.want))
 				}
 			}
@@ -80,11 +82,11 @@ func TestFilters(t *testing.T) {
 				t.Fatal("bad test case: it expects no event at all")
 			}
 			eventually(t, 10*time.Second, "every selected line written", func() (bool, string) {
-				m := scrapeMetrics(t, metricsAddr)
-				return int(m.sum(metricWrites)) >= len(want), fmt.Sprintf("api_writes_total %v", m.sum(metricWrites))
+				m := scrape(t, metricsAddr)
+				return int(m.Sum(metricWrites)) >= len(want), fmt.Sprintf("api_writes_total %v", m.Sum(metricWrites))
 			})
 			if evs := podEvents(t, pod); len(evs) != len(want) || totalCount(evs) != len(want) {
-				t.Errorf("want exactly the events %q, once each, got:\n%s", want, formatEvents(evs))
+				t.Errorf("want exactly the events %q, once each, got:\n%s", want, devenv.FormatEvents(evs))
 			}
 		})
 	}
@@ -102,12 +104,12 @@ func b2i(b bool) int {
 func TestTwoServerBlocks(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	addrA, addrB, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+	addrA, addrB, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	k8sEvent := k8sEventDirective("level info error", "rate 1 256")
 	c := startCoreDNS(t,
-		serverBlock("a.test.:"+portOf(addrA), "errors", "reload 2s 1s", failingForward(t),
+		serverBlock(zoneKey("a.test.", addrA), "errors", "reload 2s 1s", failingForward(t),
 			kubeapiDirective(), k8sEvent, prometheusDirective(metricsAddr))+
-			serverBlock("b.test.:"+portOf(addrB), "errors", failingForward(t),
+			serverBlock(zoneKey("b.test.", addrB), "errors", failingForward(t),
 				kubeapiDirective(), k8sEvent),
 		podEnv(pod, true)...)
 
@@ -120,18 +122,18 @@ func TestTwoServerBlocks(t *testing.T) {
 	checkEvent(t, waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
 	checkEvent(t, waitEvent(t, pod, reasonError, msgA), pod, reasonError)
 	checkEvent(t, waitEvent(t, pod, reasonError, msgB), pod, reasonError)
-	m := scrapeMetrics(t, metricsAddr)
-	if m.get(metricLines, "level", "info") != 1 || m.get(metricLines, "level", "error") != 2 {
-		t.Errorf("lines_total: info %v, error %v; want 1 and 2", m.get(metricLines, "level", "info"), m.get(metricLines, "level", "error"))
+	m := scrape(t, metricsAddr)
+	if m.Get(metricLines, "level", "info") != 1 || m.Get(metricLines, "level", "error") != 2 {
+		t.Errorf("lines_total: info %v, error %v; want 1 and 2", m.Get(metricLines, "level", "info"), m.Get(metricLines, "level", "error"))
 	}
 	evs := podEvents(t, pod)
 	for _, msg := range []string{infoMsg, msgA, msgB} {
-		if got := filterMessage(evs, msg); len(got) != 1 || got[0].Count != 1 {
-			t.Errorf("line %q: want one event with count 1, got:\n%s", msg, formatEvents(got))
+		if got := matching(evs, "", msg); len(got) != 1 || got[0].Count != 1 {
+			t.Errorf("line %q: want one event with count 1, got:\n%s", msg, devenv.FormatEvents(got))
 		}
 	}
 	if len(evs) != 3 {
-		t.Errorf("want 3 events, one per line, got:\n%s", formatEvents(evs))
+		t.Errorf("want 3 events, one per line, got:\n%s", devenv.FormatEvents(evs))
 	}
 	if w := waitAudit(t, 3, func() eventWrites { return auditEventWrites(t, pod) }); w.total() != 3 || w.allowed != 3 {
 		t.Errorf("audit log: want 3 allowed writes, got %v (%d allowed)", w.byVerb, w.allowed)

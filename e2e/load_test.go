@@ -1,15 +1,14 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -29,9 +28,9 @@ const (
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	addr, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	began := time.Now()
-	c := startCoreDNS(t, serverBlock(".:"+portOf(addr),
+	c := startCoreDNS(t, serverBlock(rootZone(addr),
 		"errors",
 		failingForward(t),
 		kubeapiDirective(),
@@ -39,125 +38,89 @@ func TestLoad(t *testing.T) {
 		prometheusDirective(metricsAddr),
 	), podEnv(pod, true)...)
 
-	sent := time.Now()
-	res := sendFailingQueries(t, addr, loadQueries, loadWorkers, loadDeadline)
-	took := time.Since(sent)
-	t.Logf("%d queries in %v (%.0f/s): %d SERVFAIL, %d other answers, %d timeouts, %d errors",
-		loadQueries, took.Round(time.Millisecond), float64(loadQueries)/took.Seconds(), res.servfail.Load(), res.other.Load(), res.timeouts.Load(), res.errors.Load())
-	if res.other.Load() != 0 || res.errors.Load() != 0 || res.servfail.Load() < loadQueries*99/100 {
+	servfail, others := sendFailingQueries(addr, loadQueries, loadWorkers, loadDeadline)
+	t.Logf("%d queries: %d SERVFAIL, %v", loadQueries, servfail, others)
+	if others["other answers"] != 0 || others["errors"] != 0 || servfail < loadQueries*99/100 {
 		t.Errorf("want (nearly) every query answered SERVFAIL")
 	}
 
 	// Every SERVFAIL was logged (before it was answered) and seen by the plugin.
-	var m metrics
+	var m devenv.Metrics
 	eventually(t, loadDrain, "every admitted line written", func() (bool, string) {
-		m = scrapeMetrics(t, metricsAddr)
-		admitted := m.get(metricLines, "level", "error") - m.get(metricDropped, "reason", "rate_limited")
-		return m.sum(metricWrites) >= admitted && admitted > 0,
-			fmt.Sprintf("%v lines, %v rate limited, %v writes", m.get(metricLines, "level", "error"), m.get(metricDropped, "reason", "rate_limited"), m.sum(metricWrites))
+		m = scrape(t, metricsAddr)
+		admitted := m.Get(metricLines, "level", "error") - m.Get(metricDropped, "reason", "rate_limited")
+		return m.Sum(metricWrites) >= admitted && admitted > 0,
+			fmt.Sprintf("%v lines, %v rate limited, %v writes", m.Get(metricLines, "level", "error"), m.Get(metricDropped, "reason", "rate_limited"), m.Sum(metricWrites))
 	})
-	lines := m.get(metricLines, "level", "error")
-	admitted := lines - m.get(metricDropped, "reason", "rate_limited")
+	lines := m.Get(metricLines, "level", "error")
+	admitted := lines - m.Get(metricDropped, "reason", "rate_limited")
 	elapsed := time.Since(began)
 	limit := rateLimit(defaultBurst, defaultQPS, elapsed)
 	evs := waitEvents(t, pod, eventTimeout, fmt.Sprintf("events counting the %v admitted lines", admitted), func(evs []corev1.Event) bool {
 		return float64(totalCount(evs)) >= admitted
 	})
-	w := waitAudit(t, int(m.sum(metricWrites)), func() eventWrites { return auditEventWrites(t, pod) })
-	hwm := c.vmHWM()
-	printed := countLines(c.lines(), "[ERROR] plugin/errors: ", ".load.example.org.")
+	w := waitAudit(t, int(m.Sum(metricWrites)), func() eventWrites { return auditEventWrites(t, pod) })
+	hwm, err := c.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := countLines(c.Lines(), "[ERROR] plugin/errors: ", ".load.example.org.")
 	t.Logf("%d errors lines printed; lines_total{error} %v, dropped_total %v, admitted %v; api_writes_total %v; "+
 		"%d events with counts adding up to %d; audit log: %d writes %v; limit %d (burst %d + refill over %v); CoreDNS VmHWM %.1f MiB",
-		printed, lines, m.sum(metricDropped), admitted, m.sum(metricWrites), len(evs), totalCount(evs), w.total(), w.byVerb,
+		printed, lines, m.Sum(metricDropped), admitted, m.Sum(metricWrites), len(evs), totalCount(evs), w.total(), w.byVerb,
 		limit, defaultBurst, elapsed.Round(time.Second), float64(hwm)/(1<<20))
 
-	if int(lines) != printed || printed < int(res.servfail.Load()) {
+	if int(lines) != printed || printed < int(servfail) {
 		t.Errorf("lines_total{error} %v, errors lines printed %d, SERVFAIL answers %d: want the first two equal, and at least the third",
-			lines, printed, res.servfail.Load())
+			lines, printed, servfail)
 	}
 	if int(admitted) > limit || admitted < defaultBurst {
 		t.Errorf("%v lines admitted, want between the burst %d and the limit %d", admitted, defaultBurst, limit)
 	}
 	if got := totalCount(evs); got != int(admitted) {
-		t.Errorf("event counts add up to %d, want one per admitted line, %v:\n%s", got, admitted, formatEvents(evs))
+		t.Errorf("event counts add up to %d, want one per admitted line, %v:\n%s", got, admitted, devenv.FormatEvents(evs))
 	}
 	if len(evs) > maxLoadEvent {
-		t.Errorf("%d Event objects, want at most %d:\n%s", len(evs), maxLoadEvent, formatEvents(evs))
+		t.Errorf("%d Event objects, want at most %d:\n%s", len(evs), maxLoadEvent, devenv.FormatEvents(evs))
 	}
-	if w.total() > limit || w.total() != int(m.sum(metricWrites)) || w.allowed != w.total() {
+	if w.total() > limit || w.total() != int(m.Sum(metricWrites)) || w.allowed != w.total() {
 		t.Errorf("audit log: %d writes (%d allowed), api_writes_total %v: want them equal, allowed, and at most %d",
-			w.total(), w.allowed, m.sum(metricWrites), limit)
+			w.total(), w.allowed, m.Sum(metricWrites), limit)
 	}
 	if hwm > maxVmHWM {
 		t.Errorf("CoreDNS VmHWM %.1f MiB, want at most %d MiB", float64(hwm)/(1<<20), maxVmHWM>>20)
 	}
 }
 
-// loadResult counts the outcomes of sendFailingQueries.
-type loadResult struct {
-	servfail, other, timeouts, errors atomic.Int64
-}
-
-// sendFailingQueries sends n queries with distinct names over workers UDP sockets, each
-// query waiting at most queryTimeout for its answer, all within deadline.
-func sendFailingQueries(t *testing.T, addr string, n, workers int, deadline time.Duration) *loadResult {
-	t.Helper()
-	res := &loadResult{}
-	var next atomic.Int64
+// sendFailingQueries sends n queries with distinct names from workers goroutines, each
+// query waiting at most devenv.QueryTimeout for its answer, all within deadline. It
+// returns the SERVFAIL answers and the other outcomes: other answers, timeouts, errors.
+func sendFailingQueries(addr string, n, workers int, deadline time.Duration) (servfail int64, others map[string]int64) {
+	var next, sf atomic.Int64
+	var mu sync.Mutex
+	others = map[string]int64{}
 	stop := time.Now().Add(deadline)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			conn, err := dns.Dial("udp", addr)
-			if err != nil {
-				t.Errorf("dial %s: %v", addr, err)
-				return
-			}
-			defer conn.Close()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(n) || time.Now().After(stop) {
-					return
+			for i := next.Add(1) - 1; i < int64(n) && time.Now().Before(stop); i = next.Add(1) - 1 {
+				r, _, err := devenv.Query(addr, fmt.Sprintf("q%d.load.example.org.", i), dns.TypeA)
+				if err == nil && r.Rcode == dns.RcodeServerFailure {
+					sf.Add(1)
+					continue
 				}
-				rcode, err := exchangeOn(conn, fmt.Sprintf("q%d.load.example.org.", i))
-				switch {
-				case errors.Is(err, os.ErrDeadlineExceeded):
-					res.timeouts.Add(1)
-				case err != nil:
-					res.errors.Add(1)
-				case rcode == dns.RcodeServerFailure:
-					res.servfail.Add(1)
-				default:
-					res.other.Add(1)
+				outcome := "errors"
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					outcome = "timeouts"
+				} else if err == nil {
+					outcome = "other answers"
 				}
+				mu.Lock()
+				others[outcome]++
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return res
-}
-
-// exchangeOn sends one A query on conn and reads until its answer comes, skipping late
-// answers to earlier queries that timed out.
-func exchangeOn(conn *dns.Conn, name string) (int, error) {
-	q := new(dns.Msg)
-	q.SetQuestion(name, dns.TypeA)
-	deadline := time.Now().Add(queryTimeout)
-	conn.SetDeadline(deadline)
-	if err := conn.WriteMsg(q); err != nil {
-		return 0, err
-	}
-	for {
-		r, err := conn.ReadMsg()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return 0, os.ErrDeadlineExceeded
-			}
-			return 0, err
-		}
-		if r.Id == q.Id {
-			return r.Rcode, nil
-		}
-	}
+	return sf.Load(), others
 }

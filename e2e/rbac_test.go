@@ -2,30 +2,21 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/coredns/k8s_event/e2e/controlplane"
+	"github.com/coredns/k8s_event/internal/devenv"
 	"github.com/miekg/dns"
+	authzv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
-
-// noEventsRole replaces deploy/rbac.yaml's Role with one that lets the coredns
-// ServiceAccount look its Pod up, but not write events.
-const noEventsRole = `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: coredns-k8s-event
-  namespace: kube-system
-rules:
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list"]
-`
 
 // forbiddenQueries is how many failing queries each case sends.
 const forbiddenQueries = 300
@@ -39,25 +30,22 @@ const forbiddenQueries = 300
 // it runs before the parallel tests start, and restores deploy/rbac.yaml when done.
 func TestWithoutEventPermission(t *testing.T) {
 	cp := requireSuite(t)
-	roleFile := filepath.Join(t.TempDir(), "no-events-role.yaml")
-	if err := os.WriteFile(roleFile, []byte(noEventsRole), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	const roleFile = "testdata/no-events-role.yaml"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := controlplane.ApplyFile(ctx, cp.AdminClient(), rbacFile()); err != nil {
-			t.Errorf("restoring %s: %v", rbacFile(), err)
+		if err := cp.Apply(ctx, suite.paths.Deploy("rbac.yaml")); err != nil {
+			t.Errorf("restoring deploy/rbac.yaml: %v", err)
 		}
-		waitCanCreateEvents(t, "yes")
+		waitCanCreateEvents(t, true)
 	})
 
 	t.Run("errors and forward", func(t *testing.T) {
 		testWithoutEventPermission(t, nil, roleFile)
 	})
 	t.Run("with the kubernetes plugin", func(t *testing.T) {
-		kubernetes := fmt.Sprintf("kubernetes cluster.local {\n    kubeconfig %s\n}", cp.CoreDNSKubeconfig())
-		testWithoutEventPermission(t, []string{kubernetes}, roleFile, clusterRoleFile())
+		kubernetes := fmt.Sprintf("kubernetes cluster.local {\n    kubeconfig %s\n}", suite.kubeconfig)
+		testWithoutEventPermission(t, []string{kubernetes}, roleFile, suite.paths.Deploy("coredns-clusterrole.yaml"))
 	})
 	t.Run("across reloads", func(t *testing.T) {
 		testDeliveryLogAcrossReloads(t, roleFile)
@@ -71,28 +59,29 @@ const deniedReloads = 5
 // writes are logged at most once a minute for the whole process.
 func testDeliveryLogAcrossReloads(t *testing.T, files ...string) {
 	pod := newPod(t, files...)
-	waitCanCreateEvents(t, "no")
-	addr, metricsAddr, forward := loopbackAddr(freePort(t)), loopbackAddr(freePort(t)), failingForward(t)
+	waitCanCreateEvents(t, false)
+	addr, metricsAddr, forward := freeAddr(t), freeAddr(t), failingForward(t)
 	corefile := func(cacheTTL int) string {
-		return serverBlock(".:"+portOf(addr), "errors", fmt.Sprintf("cache %d", cacheTTL), forward,
+		return serverBlock(rootZone(addr), "errors", fmt.Sprintf("cache %d", cacheTTL), forward,
 			kubeapiDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
 	}
 	c := startCoreDNS(t, corefile(30), podEnv(pod, true)...)
 	for i := range deniedReloads + 1 {
 		if i > 0 {
-			c.writeCorefile(corefile(30 + i))
-			c.signal(syscall.SIGUSR1)
-			c.waitOutput(reloadTimeout, fmt.Sprintf("reload %d", i), func(lines []string) bool {
+			if err := errors.Join(c.WriteCorefile(corefile(30+i)), c.Signal(syscall.SIGUSR1)); err != nil {
+				t.Fatal(err)
+			}
+			waitOutput(t, c, reloadTimeout, fmt.Sprintf("reload %d", i), func(lines []string) bool {
 				return countLines(lines, "[INFO] Reloading complete", "") == i
 			})
 		}
 		failQuery(t, addr, fmt.Sprintf("reload-%d.example.org.", i))
 		eventually(t, 10*time.Second, fmt.Sprintf("the write of line %d tried", i+1), func() (bool, string) {
-			m := scrapeMetrics(t, metricsAddr)
+			m := scrape(t, metricsAddr)
 			return int(failedWrites(m)) == i+1, fmt.Sprintf("%v failed writes", failedWrites(m))
 		})
 	}
-	delivery := countLines(c.lines(), "plugin/k8s_event: ", "event delivery")
+	delivery := countLines(c.Lines(), "plugin/k8s_event: ", "event delivery")
 	t.Logf("%d reloads, %d refused writes: %d event delivery lines", deniedReloads, deniedReloads+1, delivery)
 	if delivery != 1 {
 		t.Errorf("want the delivery failure logged once, got %d lines", delivery)
@@ -101,13 +90,13 @@ func testDeliveryLogAcrossReloads(t *testing.T, files ...string) {
 
 func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
 	pod := newPod(t, files...)
-	waitCanCreateEvents(t, "no")
+	waitCanCreateEvents(t, false)
 
-	addr, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	directives := append([]string{"errors", localZoneDirective()}, extra...)
 	directives = append(directives, failingForward(t), kubeapiDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
 	began := time.Now()
-	c := startCoreDNS(t, serverBlock(".:"+portOf(addr), directives...), podEnv(pod, false)...)
+	c := startCoreDNS(t, serverBlock(rootZone(addr), directives...), podEnv(pod, false)...)
 	if extra != nil {
 		// The kubernetes plugin answers from the API it can still read.
 		r := expectRcode(t, addr, "kubernetes.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess)
@@ -116,29 +105,29 @@ func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
 
 	for i := range forbiddenQueries {
 		failQuery(t, addr, fmt.Sprintf("denied-%d.example.org.", i))
-		if _, err := localAnswer(addr, fmt.Sprintf("q%d.%s", i, localZone)); err != nil {
+		if err := localAnswer(addr, fmt.Sprintf("q%d.%s", i, localZone)); err != nil {
 			t.Fatalf("local zone after %d failed queries: %v", i, err)
 		}
 	}
-	c.waitOutput(10*time.Second, fmt.Sprintf("%d errors lines", forbiddenQueries), func(lines []string) bool {
+	waitOutput(t, c, 10*time.Second, fmt.Sprintf("%d errors lines", forbiddenQueries), func(lines []string) bool {
 		return countLines(lines, "[ERROR] plugin/errors: ", "denied-") == forbiddenQueries
 	})
 
 	// Every line the token bucket let through is tried once, and refused.
 	var admitted float64
 	eventually(t, 30*time.Second, "every admitted line tried", func() (bool, string) {
-		m := scrapeMetrics(t, metricsAddr)
-		admitted = m.sum(metricLines) - m.get(metricDropped, "reason", "rate_limited")
-		tried := m.sum(metricWrites)
+		m := scrape(t, metricsAddr)
+		admitted = m.Sum(metricLines) - m.Get(metricDropped, "reason", "rate_limited")
+		tried := m.Sum(metricWrites)
 		return tried >= admitted && admitted > 0, fmt.Sprintf("%v lines admitted, %v writes", admitted, tried)
 	})
 	elapsed := time.Since(began)
-	m := scrapeMetrics(t, metricsAddr)
-	w := waitAudit(t, int(m.sum(metricWrites)), func() eventWrites { return auditEventWritesSince(t, began) })
-	delivery := countLines(c.lines(), "plugin/k8s_event: ", "event delivery")
+	m := scrape(t, metricsAddr)
+	w := waitAudit(t, int(m.Sum(metricWrites)), func() eventWrites { return auditEventWritesSince(t, began) })
+	delivery := countLines(c.Lines(), "plugin/k8s_event: ", "event delivery")
 	limit := rateLimit(defaultBurst, defaultQPS, elapsed)
 	t.Logf("after %v: %v lines, %v admitted, api_writes_total %v (%v failed); audit: %v writes (%v), %d denied; %d event delivery lines",
-		elapsed.Round(time.Millisecond), m.sum(metricLines), admitted, m.sum(metricWrites), failedWrites(m),
+		elapsed.Round(time.Millisecond), m.Sum(metricLines), admitted, m.Sum(metricWrites), failedWrites(m),
 		w.total(), w.byVerb, w.denied, delivery)
 
 	if w.denied == 0 || w.allowed != 0 {
@@ -147,66 +136,79 @@ func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
 	if w.total() > limit {
 		t.Errorf("audit log: %d event writes, want at most %d (burst %d + refill)", w.total(), limit, defaultBurst)
 	}
-	if failed := failedWrites(m); failed != m.sum(metricWrites) || failed != admitted || int(failed) != w.total() {
+	if failed := failedWrites(m); failed != m.Sum(metricWrites) || failed != admitted || int(failed) != w.total() {
 		t.Errorf("want one failed write per admitted line (%v), got api_writes_total %v (%v failed) and %d in the audit log",
-			admitted, m.sum(metricWrites), failed, w.total())
+			admitted, m.Sum(metricWrites), failed, w.total())
 	}
 	if most := 1 + int(elapsed/time.Minute); delivery < 1 || delivery > most {
 		t.Errorf("want the delivery failure logged at least once and at most once a minute (%d in %v), got %d lines",
 			most, elapsed.Round(time.Second), delivery)
 	}
 	if evs := podEvents(t, pod); len(evs) != 0 {
-		t.Errorf("want no events, got:\n%s", formatEvents(evs))
+		t.Errorf("want no events, got:\n%s", devenv.FormatEvents(evs))
 	}
-	if exited, err := c.exited(); exited {
+	if exited, err := c.Exited(); exited {
 		t.Fatalf("CoreDNS exited: %v", err)
 	}
-	if _, err := localAnswer(addr, "last."+localZone); err != nil {
+	if err := localAnswer(addr, "last."+localZone); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Errorf("CoreDNS did not stop cleanly: %v", err)
 	}
 }
 
-// failedWrites is the number of Events API writes that failed, all verbs together.
-func failedWrites(m metrics) float64 {
-	n := 0.0
-	for _, verb := range []string{"create", "patch", "update"} {
-		n += m.get(metricWrites, "result", "error", "verb", verb)
-	}
-	return n
-}
-
 // waitCanCreateEvents waits until RBAC gives the coredns identity this answer to "may
 // it create events in kube-system".
-func waitCanCreateEvents(t *testing.T, want string) {
+func waitCanCreateEvents(t *testing.T, want bool) {
 	t.Helper()
-	eventually(t, 30*time.Second, "kubectl auth can-i create events says "+want, func() (bool, string) {
-		out := strings.TrimSpace(kubectlAllowFail(t, "auth", "can-i", "create", "events", "-n", "kube-system", "--as", controlplane.CoreDNSUser))
-		return out == want, out
+	eventually(t, 30*time.Second, fmt.Sprintf("the coredns identity may create events: %v", want), func() (bool, string) {
+		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+			User:               devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns"),
+			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: devenv.CoreDNSNamespace, Verb: "create", Resource: "events"},
+		}}
+		got, err := suite.cp.AdminClient().AuthorizationV1().SubjectAccessReviews().Create(timeout(t, 10*time.Second), sar, metav1.CreateOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.Allowed == want, fmt.Sprintf("allowed: %v", got.Status.Allowed)
 	})
 }
 
-// countLines counts the lines containing both prefix and substr.
-func countLines(lines []string, prefix, substr string) int {
-	n := 0
-	for _, l := range lines {
-		if strings.Contains(l, prefix) && strings.Contains(l, substr) {
-			n++
+// TestDeployRBAC: with deploy/rbac.yaml, the coredns ServiceAccount may write events in
+// kube-system but not elsewhere, and find its Pod by name; the audit log records the
+// refused write. Creating the Pod again returns the same one.
+func TestDeployRBAC(t *testing.T) {
+	t.Parallel()
+	pod := newPod(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", suite.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kubernetes.NewForConfigOrDie(cfg)
+	ctx := timeout(t, 30*time.Second)
+	began := time.Now()
+	for ns, wantForbidden := range map[string]bool{pod.Namespace: false, metav1.NamespaceDefault: true} {
+		ev := &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{GenerateName: pod.Name + ".", Namespace: ns},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+			Reason:         "Test", Message: "written by TestDeployRBAC", Type: corev1.EventTypeNormal,
+		}
+		if _, err := c.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); apierrors.IsForbidden(err) != wantForbidden || (err != nil && !wantForbidden) {
+			t.Errorf("create an event in %s: %v, want forbidden: %v", ns, err, wantForbidden)
 		}
 	}
-	return n
-}
-
-// The plugin's default rate settings.
-const (
-	defaultBurst = 25
-	defaultQPS   = 1.0 / 300
-)
-
-// rateLimit is the most lines one token bucket lets through in elapsed: the burst, what
-// refills meanwhile, and one for rounding.
-func rateLimit(burst int, qps float64, elapsed time.Duration) int {
-	return burst + int(qps*elapsed.Seconds()) + 1
+	list, err := c.CoreV1().Pods(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + pod.Name})
+	if err != nil || len(list.Items) != 1 || list.Items[0].UID != pod.UID {
+		t.Errorf("list Pod %s by name: %v, %d pods, want exactly it", pod.Name, err, len(list.Items))
+	}
+	if again, err := suite.cp.CoreDNSPod(ctx, pod.Name); err != nil || again.UID != pod.UID {
+		t.Errorf("CoreDNSPod again: %v, want the Pod with UID %s", err, pod.UID)
+	}
+	w := waitAudit(t, 1, func() eventWrites {
+		return readAudit(t, func(e devenv.AuditEvent) bool { return e.ObjectRef.Namespace == "default" && !e.Received.Before(began) })
+	})
+	if w.denied != 1 {
+		t.Errorf("audit log: want the refused create in default, got %v (%d denied)", w.byVerb, w.denied)
+	}
 }

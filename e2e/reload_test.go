@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -20,9 +21,9 @@ const reloadTimeout = 20 * time.Second
 func TestReload(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	port, metricsAddr := freePort(t), loopbackAddr(freePort(t))
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	corefile := func(cacheTTL int) string {
-		return serverBlock(fmt.Sprintf(".:%d", port),
+		return serverBlock(rootZone(addr),
 			"errors",
 			fmt.Sprintf("cache %d", cacheTTL), // a real change: the reload plugin hashes the parsed Corefile
 			"reload 2s 1s",
@@ -36,7 +37,7 @@ func TestReload(t *testing.T) {
 
 	shaLines := func() []string {
 		var msgs []string
-		for _, l := range c.lines() {
+		for _, l := range c.Lines() {
 			if msg, ok := strings.CutPrefix(l, "[INFO] "); ok && strings.HasPrefix(msg, "plugin/reload: Running configuration SHA512 = ") {
 				msgs = append(msgs, msg)
 			}
@@ -49,19 +50,21 @@ func TestReload(t *testing.T) {
 		return len(matching(evs, reasonInfo, msg)) > 0 || len(matching(evs, reasonInfo, combinedPrefix+msg)) > 0
 	}
 
-	c.waitOutput(10*time.Second, "the first Running configuration line", func([]string) bool { return len(shaLines()) == 1 })
+	waitOutput(t, c, 10*time.Second, "the first Running configuration line", func([]string) bool { return len(shaLines()) == 1 })
 	first := shaLines()[0]
 	checkEvent(t, waitEvent(t, pod, reasonInfo, first), pod, reasonInfo)
 
 	began := time.Now()
 	for i := 1; i <= reloads; i++ {
-		c.writeCorefile(corefile(30 + i))
-		c.waitOutput(reloadTimeout, fmt.Sprintf("Running configuration line %d", i+1), func([]string) bool { return len(shaLines()) == i+1 })
+		if err := c.WriteCorefile(corefile(30 + i)); err != nil {
+			t.Fatal(err)
+		}
+		waitOutput(t, c, reloadTimeout, fmt.Sprintf("Running configuration line %d", i+1), func([]string) bool { return len(shaLines()) == i+1 })
 		msg := shaLines()[i]
 		waitEvents(t, pod, eventTimeout, fmt.Sprintf("event of reload %d (%q)", i, msg), func(evs []corev1.Event) bool {
 			return reported(evs, msg)
 		})
-		if _, err := localAnswer(loopbackAddr(port), "after-reload."+localZone); err != nil {
+		if err := localAnswer(addr, "after-reload."+localZone); err != nil {
 			t.Fatalf("after reload %d: %v", i, err)
 		}
 	}
@@ -71,7 +74,7 @@ func TestReload(t *testing.T) {
 	// reported once: the counts of the events add up to the number of lines, and each
 	// Running configuration line that has an event of its own has exactly one.
 	var infoLines []string
-	for _, l := range c.lines() {
+	for _, l := range c.Lines() {
 		if msg, ok := strings.CutPrefix(l, "[INFO] plugin/"); ok && !strings.HasPrefix(msg, "k8s_event: ") {
 			infoLines = append(infoLines, l)
 		}
@@ -85,7 +88,7 @@ func TestReload(t *testing.T) {
 	})
 	info := withReason(evs, reasonInfo)
 	if got := totalCount(info); got != len(infoLines) {
-		t.Errorf("event counts add up to %d, want one per info line, %d:\n%s", got, len(infoLines), formatEvents(evs))
+		t.Errorf("event counts add up to %d, want one per info line, %d:\n%s", got, len(infoLines), devenv.FormatEvents(evs))
 	}
 	combined := 0
 	for _, msg := range shas {
@@ -96,19 +99,19 @@ func TestReload(t *testing.T) {
 		case len(own) == 0 && strings.HasPrefix(info[len(info)-1].Message, combinedPrefix):
 			combined++ // counted in the combined event
 		default:
-			t.Errorf("line %q: want exactly one event with count 1, got:\n%s", msg, formatEvents(own))
+			t.Errorf("line %q: want exactly one event with count 1, got:\n%s", msg, devenv.FormatEvents(own))
 		}
 	}
 	if n := len(withReason(evs, reasonError)) + len(withReason(evs, reasonWarning)); n != 0 {
-		t.Errorf("want no error or warning events, got:\n%s", formatEvents(evs))
+		t.Errorf("want no error or warning events, got:\n%s", devenv.FormatEvents(evs))
 	}
 
 	// The metrics tell the same story.
-	m := scrapeMetrics(t, metricsAddr)
-	lines, writes := m.get(metricLines, "level", "info"), m.sum(metricWrites)
-	okWrites := m.get(metricWrites, "result", "success", "verb", "create") + m.get(metricWrites, "result", "success", "verb", "patch")
+	m := scrape(t, metricsAddr)
+	lines, writes := m.Get(metricLines, "level", "info"), m.Sum(metricWrites)
+	okWrites := m.Get(metricWrites, "result", "success", "verb", "create") + m.Get(metricWrites, "result", "success", "verb", "patch")
 	t.Logf("%d info lines, %d events (%d lines in combined ones); metrics: lines_total{info} %v, api_writes_total %v (%v successful), dropped_total %v",
-		len(infoLines), len(info), combined, lines, writes, okWrites, m.sum(metricDropped))
+		len(infoLines), len(info), combined, lines, writes, okWrites, m.Sum(metricDropped))
 	if int(lines) != len(infoLines) || int(okWrites) != len(infoLines) || writes != okWrites {
 		t.Errorf("metrics: lines_total{level=info} %v and successful api_writes_total %v (of %v), want %d each",
 			lines, okWrites, writes, len(infoLines))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -18,34 +19,32 @@ const repeats = 3
 func TestRepeatedLine(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	corefile := serverBlock(fmt.Sprintf(".:%d", freePort(t)),
-		"errors",
-		"reload 2s 1s",
-		kubeapiDirective(),
-		k8sEventDirective(),
-	)
+	corefile := serverBlock(rootZone(freeAddr(t)), "errors", "reload 2s 1s", kubeapiDirective(), k8sEventDirective())
 	c := startCoreDNS(t, corefile, podEnv(pod, true)...)
 
-	c.writeCorefile(corefile + "broken {\n")
+	if err := c.WriteCorefile(corefile + "broken {\n"); err != nil {
+		t.Fatal(err)
+	}
 	const warning = "[WARNING] plugin/reload: Corefile parse failed: "
-	c.waitOutput(repeats*reloadTimeout, fmt.Sprintf("%d parse failure warnings", repeats), func(lines []string) bool {
+	waitOutput(t, c, repeats*reloadTimeout, fmt.Sprintf("%d parse failure warnings", repeats), func(lines []string) bool {
 		return countLines(lines, warning, "") >= repeats
 	})
-	c.writeCorefile(corefile) // the running configuration again: the warnings stop, nothing reloads
-	msg := strings.TrimPrefix(c.waitLine(time.Second, "the warning", func(l string) bool { return strings.HasPrefix(l, warning) }), "[WARNING] ")
+	if err := c.WriteCorefile(corefile); err != nil { // the running configuration again: the warnings stop, nothing reloads
+		t.Fatal(err)
+	}
+	msg := strings.TrimPrefix(waitLine(t, c, time.Second, "the warning", func(l string) bool { return strings.HasPrefix(l, warning) }), "[WARNING] ")
 
 	var printed int
 	evs := waitEvents(t, pod, eventTimeout, "one event counting every warning", func(evs []corev1.Event) bool {
-		printed = countLines(c.lines(), warning, "")
+		printed = countLines(c.Lines(), warning, "")
 		return totalCount(evs) >= printed
 	})
 	if len(evs) != 1 || evs[0].Message != msg || int(evs[0].Count) != printed {
-		t.Fatalf("want one event %q with count %d, got:\n%s", msg, printed, formatEvents(evs))
+		t.Fatalf("want one event %q with count %d, got:\n%s", msg, printed, devenv.FormatEvents(evs))
 	}
 	checkEvent(t, evs[0], pod, reasonWarning)
 	w := waitAudit(t, printed, func() eventWrites { return auditEventWrites(t, pod) })
 	if w.byVerb["create"] != 1 || w.byVerb["patch"] != printed-1 || w.allowed != printed {
 		t.Errorf("audit log: want 1 create and %d patches, all allowed, got %v (%d allowed)", printed-1, w.byVerb, w.allowed)
 	}
-	t.Logf("%d identical lines: 1 event with count %d; writes %v", printed, evs[0].Count, w.byVerb)
 }

@@ -1,0 +1,100 @@
+package devenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// CoreDNSNamespace is where CoreDNS runs in a cluster, and its Pods here.
+const CoreDNSNamespace = metav1.NamespaceSystem
+
+// Apply server-side applies every object of the YAML files (several documents each),
+// of any kind the API server serves.
+func (cp *ControlPlane) Apply(ctx context.Context, files ...string) error {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			var obj unstructured.Unstructured
+			if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if obj.Object == nil { // an empty document
+				continue
+			}
+			ac := client.ApplyConfigurationFromUnstructured(&obj)
+			if err := cp.apply.Apply(ctx, ac, client.FieldOwner("k8s-event-devenv"), client.ForceOwnership); err != nil {
+				return fmt.Errorf("%s: %s %q: %w", f, obj.GetKind(), obj.GetName(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// CoreDNSPod creates Pod NAME in kube-system, run by ServiceAccount coredns, or returns
+// the one there is. It stays Pending (there is no node): enough for CoreDNS to report
+// on an object with a name and a UID.
+func (cp *ControlPlane) CoreDNSPod(ctx context.Context, name string) (*corev1.Pod, error) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: CoreDNSNamespace, Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:           "coredns",
+			AutomountServiceAccountToken: new(false),
+			Containers:                   []corev1.Container{{Name: "coredns", Image: "coredns/coredns"}},
+		},
+	}
+	pods := cp.admin.CoreV1().Pods(CoreDNSNamespace)
+	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return pods.Get(ctx, name, metav1.GetOptions{})
+	}
+	return created, err
+}
+
+// ServiceAccountKubeconfig creates ServiceAccount NAMESPACE/NAME if it does not exist
+// and writes a kubeconfig with a token of it (TokenRequest, valid for a day): its user
+// is system:serviceaccount:NAMESPACE:NAME, with only what RBAC binds to it. It returns
+// the file's path.
+func (cp *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, namespace, name string) (string, error) {
+	sas := cp.admin.CoreV1().ServiceAccounts(namespace)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+	if _, err := sas.Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", err
+	}
+	day := int64(24 * 3600)
+	tr, err := sas.CreateToken(ctx, name, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &day}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token of ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: cp.Host(), CertificateAuthorityData: cp.env.Config.CAData}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name}
+	cfg.CurrentContext = name
+	path := cp.path(fmt.Sprintf("%s-%s.kubeconfig", namespace, name))
+	return path, clientcmd.WriteToFile(*cfg, path)
+}
+
+// ServiceAccountUser is the user name the API server gives a ServiceAccount's tokens.
+func ServiceAccountUser(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}

@@ -1,0 +1,184 @@
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// auditPolicy records every request on Events (both API groups), denied ones included,
+// at level Metadata: who did what, and the response code, but no bodies.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  resources:
+  - {group: "", resources: ["events"]}
+  - {group: "events.k8s.io", resources: ["events"]}
+- level: None
+`
+
+// ControlPlane is etcd and kube-apiserver on loopback, started by envtest from the
+// binaries in Paths.BinDir: RBAC on, no controllers, no nodes (Pods stay Pending), an
+// audit log of every request on Events. Users authenticate with client certificates
+// (the admin) or ServiceAccount tokens (ServiceAccountKubeconfig).
+type ControlPlane struct {
+	env     *envtest.Environment
+	dir     string
+	logs    *os.File // etcd's and kube-apiserver's output
+	kubectl string
+	admin   *kubernetes.Clientset
+	apply   client.Client
+}
+
+func init() { ctrllog.SetLogger(logr.Discard()) } // envtest logs nothing we read
+
+// StartControlPlane starts etcd and kube-apiserver in a new temporary directory and
+// waits until the API is ready. Stop removes the directory.
+func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
+	for _, name := range []string{"etcd", "kube-apiserver", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
+			return nil, fmt.Errorf("%v (build it with make controlplane)", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "k8s-event-devenv-")
+	if err != nil {
+		return nil, err
+	}
+	cp := &ControlPlane{dir: dir, kubectl: filepath.Join(binDir, "kubectl")}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("starting the control plane: %w\n%s", err, cp.LogTail(30))
+			cp.Stop()
+		}
+	}()
+	if cp.logs, err = os.Create(cp.LogPath()); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(os.WriteFile(cp.path("audit-policy.yaml"), []byte(auditPolicy), 0o644), os.Mkdir(cp.path("certs"), 0o700)); err != nil {
+		return nil, err
+	}
+	// A certificate directory of our own: envtest keeps it across a restart, and with
+	// it the serving certificate and the ServiceAccount signing key.
+	api := &envtest.APIServer{Path: filepath.Join(binDir, "kube-apiserver"), CertDir: cp.path("certs"), Out: cp.logs, Err: cp.logs}
+	api.Configure().
+		Set("advertise-address", "127.0.0.1").
+		Set("endpoint-reconciler-type", "none"). // a loopback advertise address is refused otherwise
+		Set("audit-policy-file", cp.path("audit-policy.yaml")).
+		Set("audit-log-path", cp.AuditLogPath()).
+		Set("profiling", "false")
+	cp.env = &envtest.Environment{
+		ControlPlane: envtest.ControlPlane{
+			APIServer:   api,
+			Etcd:        &envtest.Etcd{Path: filepath.Join(binDir, "etcd"), DataDir: cp.path("etcd"), Out: cp.logs, Err: cp.logs},
+			KubectlPath: cp.kubectl,
+		},
+		ControlPlaneStartTimeout: time.Minute,
+		ControlPlaneStopTimeout:  20 * time.Second,
+	}
+	cfg, err := cp.env.Start()
+	if err != nil {
+		return nil, err
+	}
+	if cp.admin, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if cp.apply, err = client.New(cfg, client.Options{}); err != nil {
+		return nil, err
+	}
+	return cp, os.WriteFile(cp.AdminKubeconfig(), cp.env.KubeConfig, 0o600)
+}
+
+// StopAPIServer stops kube-apiserver, leaving etcd running.
+func (cp *ControlPlane) StopAPIServer() error { return cp.env.ControlPlane.APIServer.Stop() }
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer: same port, etcd,
+// certificates and keys, so every client and kubeconfig works again, and every object
+// is still there with its UID.
+func (cp *ControlPlane) StartAPIServer() error {
+	if err := cp.env.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("restarting kube-apiserver: %w\n%s", err, cp.LogTail(30))
+	}
+	return nil
+}
+
+// Stop stops kube-apiserver and etcd and removes the directory, logs included.
+func (cp *ControlPlane) Stop() error {
+	var err error
+	if cp.env != nil {
+		err = cp.env.Stop()
+	}
+	if cp.logs != nil {
+		cp.logs.Close()
+	}
+	return errors.Join(err, os.RemoveAll(cp.dir))
+}
+
+// StopOnSignal stops the control plane, then exits with code 130, when the process gets
+// SIGINT or SIGTERM: envtest does not tie etcd and kube-apiserver to the life of the
+// process that started them, so a program that died of the signal would leave them
+// running. The function it returns stops watching.
+func (cp *ControlPlane) StopOnSignal() (cancel func()) {
+	sigs, done := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigs:
+			cp.Stop()
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
+
+// Host is the API server's URL.
+func (cp *ControlPlane) Host() string { return cp.env.Config.Host }
+
+// AdminConfig is a copy of the client configuration of the admin (group system:masters).
+func (cp *ControlPlane) AdminConfig() *rest.Config { return rest.CopyConfig(cp.env.Config) }
+
+// AdminClient is a clientset authenticated as the admin.
+func (cp *ControlPlane) AdminClient() kubernetes.Interface { return cp.admin }
+
+// AdminKubeconfig is the path of a kubeconfig for the admin.
+func (cp *ControlPlane) AdminKubeconfig() string { return cp.path("admin.kubeconfig") }
+
+// AuditLogPath is the API server's audit log: JSON lines, one per request on Events.
+func (cp *ControlPlane) AuditLogPath() string { return cp.path("audit.log") }
+
+// LogPath is the file holding etcd's and kube-apiserver's output.
+func (cp *ControlPlane) LogPath() string { return cp.path("controlplane.log") }
+
+// LogTail is the end of LogPath, n lines, for a failure message.
+func (cp *ControlPlane) LogTail(n int) string {
+	data, _ := os.ReadFile(cp.LogPath())
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Kubectl runs kubectl as the admin and returns its combined output.
+func (cp *ControlPlane) Kubectl(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, cp.kubectl, append([]string{"--kubeconfig=" + cp.AdminKubeconfig()}, args...)...).CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), err
+}
+
+func (cp *ControlPlane) path(name string) string { return filepath.Join(cp.dir, name) }
