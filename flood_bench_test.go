@@ -214,8 +214,7 @@ type floodResult struct {
 func runFlood(t testing.TB, stanza string, rate int, dur time.Duration) floodResult {
 	client := newFake()
 	r := floodResult{writes: countWrites(client)}
-	useFakeClient(t, client)
-	setPodEnv(t, true)
+	usePipeline(t, testOptions(client, true))
 	r.out = captureOutput(t)
 
 	before, baseline, started := readCounters(), liveHeap(), time.Now()

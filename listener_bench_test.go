@@ -21,7 +21,7 @@ var listenerCases = []logLineCase{logLineCases[1], logLineCases[2], logLineCases
 
 func benchListener(b *testing.B, bc logLineCase) {
 	inst := startForBenchmark(b, newFake(), bc.stanza, bc.ticking)
-	l := activeReporter().listener
+	l := processPipeline().listener
 	// The arguments as the errors plugin's logger passes them on: already boxed.
 	v := []any{42}
 	l.Errorf("plugin/errors: ", floodMessage, v...) // takes the rate-limited case's only token

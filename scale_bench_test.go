@@ -31,9 +31,9 @@ type scaleResult struct {
 func runScale(t testing.TB, cacheSize, distinct, lines int) scaleResult {
 	client := newFake()
 	wc := countWrites(client)
-	useFakeClient(t, client)
-	reporterTiming.clock = &tickingClock{}
-	setPodEnv(t, true)
+	opts := testOptions(client, true)
+	opts.clock = &tickingClock{}
+	usePipeline(t, opts)
 
 	errorsLog := clog.NewWithPlugin("errors")
 	before := readCounters()
