@@ -80,16 +80,22 @@ func withMessage(evs []corev1.Event, substr string) []corev1.Event {
 func TestStartedWhileAPIServerDown(t *testing.T) {
 	t.Parallel()
 	o := startOwnCluster(t)
+	// The kubernetes plugin's read rights: it logs its start-up lines, not refusals.
+	if err := o.cp.Apply(timeout(t, 30*time.Second), suite.paths.Deploy("coredns-clusterrole.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	if err := o.cp.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
+	// While the API is down, the kubernetes plugin also logs an error per failed watch:
+	// a burst large enough for them all, so that the warning is not rate limited.
 	c := launchCoreDNS(t, serverBlock(rootZone(addr),
 		"errors",
 		failingForward(t),
 		"kubernetes cluster.local {\n    kubeconfig "+o.kubeconfig+"\n}",
 		o.kubeapi(),
-		k8sEventDirective(),
+		k8sEventDirective("rate 1 256"),
 	), podEnv(o.pod, false)...)
 	unsynced := waitLine(t, c, 30*time.Second, "the kubernetes plugin's start-up warning", func(l string) bool {
 		return strings.Contains(l, "[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes API")
