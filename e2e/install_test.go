@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/coredns/k8s_event/internal/devenv"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -232,7 +234,12 @@ func TestInstall(t *testing.T) {
 		}
 	}
 	if c0.Image != installImage || len(wantEnv) > 0 || !slices.Contains(c0.Env, keptEnv) {
-		t.Errorf("patched Deployment: image %q (want %q), env %+v: missing %v, or %s not kept", c0.Image, installImage, c0.Env, wantEnv, keptEnv.Name)
+		names := make([]string, len(c0.Env))
+		for i, e := range c0.Env {
+			names[i] = e.Name
+		}
+		t.Errorf("patched Deployment: image %q, want %q; env %v: missing Downward API %v, or %s not kept",
+			c0.Image, installImage, names, wantEnv, keptEnv.Name)
 	}
 	cm, err := ic.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Get(ctx, "coredns", metav1.GetOptions{})
 	if err != nil {
@@ -256,7 +263,7 @@ func TestInstall(t *testing.T) {
 	c, addr := ic.run(t, pod, "COREDNS_POD_UID")
 	// The UID lookup runs in the background: a line reported before it ends has no UID.
 	var ev corev1.Event
-	eventually(t, 60*time.Second, "an error event on the Pod with its UID", func() (bool, string) {
+	eventually(t, 30*time.Second, "an error event on the Pod with its UID", func() (bool, string) {
 		name := fmt.Sprintf("install-%d.example.org.", time.Now().UnixNano())
 		failQuery(t, addr, name)
 		evs, err := devenv.WaitEvents(timeout(t, 10*time.Second), ic.cp.AdminClient(), pod.Namespace, pod.Name, name,
@@ -271,4 +278,177 @@ func TestInstall(t *testing.T) {
 	if n := countLines(c.Lines(), "plugin/k8s_event: ", "could not look up"); n > 0 {
 		t.Errorf("the UID lookup failed %d times:\n%s", n, c.Tail(20))
 	}
+}
+
+// verbQueries is how many failing queries, each with a name of its own, a CoreDNS of
+// TestVerbsGrantedAreVerbsUsed answers: more than client-go's recorder writes as events
+// of their own (10) before it combines similar ones into one event, which it then
+// patches.
+const verbQueries = 15
+
+// TestVerbsGrantedAreVerbsUsed: what deploy/ grants CoreDNS's ServiceAccount is exactly
+// what CoreDNS does with it, as the audit log records it, no request refused. Without
+// COREDNS_POD_UID: create and patch events, list pods. With it (a second Pod, run once
+// the first CoreDNS stopped): the same but list pods.
+func TestVerbsGrantedAreVerbsUsed(t *testing.T) {
+	t.Parallel()
+	ic := installDeploy(t)
+	granted := ic.grantedVerbs(t)
+	if !granted["list pods"] {
+		t.Fatalf("deploy/ does not grant list pods: %v", slices.Sorted(maps.Keys(granted)))
+	}
+	withUID := maps.Clone(granted)
+	delete(withUID, "list pods")
+
+	since := time.Now()
+	for i, tc := range []struct {
+		name     string
+		leaveOut []string
+		want     map[string]bool
+	}{
+		{"without COREDNS_POD_UID", []string{"COREDNS_POD_UID"}, granted},
+		{"with COREDNS_POD_UID", nil, withUID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := ic.createPod(t, fmt.Sprintf("coredns-verbs-%d", i+1))
+			c, addr := ic.run(t, pod, tc.leaveOut...)
+			for q := range verbQueries {
+				failQuery(t, addr, fmt.Sprintf("verbs-%d-%d.example.org.", i+1, q))
+			}
+			// Not fatal: a refused write leaves fewer events, and the audit log tells why.
+			if _, err := devenv.WaitEvents(timeout(t, eventTimeout), ic.cp.AdminClient(), pod.Namespace, pod.Name,
+				fmt.Sprintf("events counting the %d lines", verbQueries),
+				func(evs []corev1.Event) bool { return totalCount(evs) >= verbQueries }); err != nil {
+				t.Error(err)
+			}
+			if err := c.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			until := time.Now()
+			// The API server may write an entry just after its answer: reread the log until
+			// it holds every verb wanted, or for 10 s, then compare.
+			used, refused := ic.usedVerbs(t, since, until)
+			for deadline := time.Now().Add(10 * time.Second); !containsKeys(used, tc.want) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+				used, refused = ic.usedVerbs(t, since, until)
+			}
+			since = until
+			t.Logf("CoreDNS used %v", slices.Sorted(maps.Keys(used)))
+			if !maps.Equal(used, tc.want) || len(refused) > 0 {
+				t.Errorf("CoreDNS used %v, refused: %v; want exactly %v", slices.Sorted(maps.Keys(used)), refused, slices.Sorted(maps.Keys(tc.want)))
+			}
+		})
+	}
+}
+
+// containsKeys reports whether every key of sub is in m.
+func containsKeys(m, sub map[string]bool) bool {
+	for k := range sub {
+		if !m[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// verb is how a request or a rule is compared: "VERB RESOURCE[/SUBRESOURCE][.GROUP]", or
+// "VERB PATH" for a request that is not on a resource.
+func verb(v, group, resource string) string {
+	if group != "" {
+		resource += "." + group
+	}
+	return v + " " + resource
+}
+
+// grantedVerbs reads from the API server the rules bound to ServiceAccount
+// kube-system/coredns by name: those of every RoleBinding in kube-system and every
+// ClusterRoleBinding that has it as a subject. A wildcard fails the test.
+func (ic *installedCluster) grantedVerbs(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx, rbac := timeout(t, 30*time.Second), ic.cp.AdminClient().RbacV1()
+	isCoreDNS := func(subjects []rbacv1.Subject) bool {
+		return slices.ContainsFunc(subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == rbacv1.ServiceAccountKind && s.Namespace == devenv.CoreDNSNamespace && s.Name == "coredns"
+		})
+	}
+	var rules []rbacv1.PolicyRule
+	rbs, err := rbac.RoleBindings(devenv.CoreDNSNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rbs.Items {
+		if !isCoreDNS(b.Subjects) {
+			continue
+		}
+		if b.RoleRef.Kind == "ClusterRole" {
+			cr, err := rbac.ClusterRoles().Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules = append(rules, cr.Rules...)
+			continue
+		}
+		r, err := rbac.Roles(devenv.CoreDNSNamespace).Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r.Rules...)
+	}
+	crbs, err := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range crbs.Items {
+		if isCoreDNS(b.Subjects) {
+			cr, err := rbac.ClusterRoles().Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules = append(rules, cr.Rules...)
+		}
+	}
+	granted := map[string]bool{}
+	for _, r := range rules {
+		if len(r.NonResourceURLs) > 0 || slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
+			t.Fatalf("a rule bound to the coredns ServiceAccount is not a list of resources and verbs: %+v", r)
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					granted[verb(v, g, res)] = true
+				}
+			}
+		}
+	}
+	return granted
+}
+
+// usedVerbs reads the audit log for the requests of ServiceAccount kube-system/coredns
+// received in [since, until): the verbs used, and the requests refused.
+func (ic *installedCluster) usedVerbs(t *testing.T, since, until time.Time) (used map[string]bool, refused []string) {
+	t.Helper()
+	evs, err := ic.cp.AuditEvents()
+	if err != nil {
+		t.Fatalf("audit log: %v", err)
+	}
+	used = map[string]bool{}
+	for _, e := range evs {
+		if e.User.Username != devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns") || e.Received.Before(since) || !e.Received.Before(until) {
+			continue
+		}
+		o, v := e.ObjectRef, ""
+		switch {
+		case o.Resource == "":
+			v = e.Verb + " " + e.RequestURI
+		case o.Subresource != "":
+			v = verb(e.Verb, o.APIGroup, o.Resource+"/"+o.Subresource)
+		default:
+			v = verb(e.Verb, o.APIGroup, o.Resource)
+		}
+		used[v] = true
+		if e.ResponseStatus.Code < 200 || e.ResponseStatus.Code > 299 {
+			refused = append(refused, fmt.Sprintf("%s %s: %d", e.Verb, e.RequestURI, e.ResponseStatus.Code))
+		}
+	}
+	return used, refused
 }
