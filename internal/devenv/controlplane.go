@@ -20,8 +20,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// auditPolicy records every request on Events (both API groups), denied ones included,
-// at level Metadata: who did what, and the response code, but no bodies.
+// auditPolicy records every request on Events (both API groups), and every request of a
+// ServiceAccount (such as CoreDNS's), denied ones included, at level Metadata: who did
+// what, and the response code, but no bodies.
 const auditPolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: ["RequestReceived"]
@@ -30,6 +31,8 @@ rules:
   resources:
   - {group: "", resources: ["events"]}
   - {group: "events.k8s.io", resources: ["events"]}
+- level: Metadata
+  userGroups: ["system:serviceaccounts"]
 - level: None
 `
 
@@ -159,7 +162,8 @@ func (cp *ControlPlane) AdminClient() kubernetes.Interface { return cp.admin }
 // AdminKubeconfig is the path of a kubeconfig for the admin.
 func (cp *ControlPlane) AdminKubeconfig() string { return cp.path("admin.kubeconfig") }
 
-// AuditLogPath is the API server's audit log: JSON lines, one per request on Events.
+// AuditLogPath is the API server's audit log: JSON lines, one per request on Events or
+// of a ServiceAccount.
 func (cp *ControlPlane) AuditLogPath() string { return cp.path("audit.log") }
 
 // LogPath is the file holding etcd's and kube-apiserver's output.

@@ -1,0 +1,454 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/k8s_event/internal/devenv"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The install tests run the README's Deployment commands, unchanged but for the image,
+// on a control plane of their own that has what a kubeadm cluster has before them: the
+// coredns ServiceAccount and Deployment in kube-system. CoreDNS then runs with a token
+// of that ServiceAccount and nothing but what deploy/ grants it.
+
+// installImage is the image the README's set image command is given.
+const installImage = "k8s-event-e2e/coredns:install"
+
+// keptEnv is an env entry of the Deployment before the patch, which the patch must keep.
+var keptEnv = corev1.EnvVar{Name: "K8S_EVENT_E2E_KEPT", Value: "kept"}
+
+// installedCluster is a control plane on which deploy/ was installed, and a CoreDNS Pod
+// object made from the installed Deployment's template.
+type installedCluster struct {
+	cp         *devenv.ControlPlane
+	kubeconfig string // a TokenRequest token of ServiceAccount kube-system/coredns
+	deployment *appsv1.Deployment
+}
+
+// readmeCommands are the kubectl commands of the README's first Deployment block, each
+// as its arguments after "kubectl".
+func readmeCommands(t *testing.T) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(suite.paths.Root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Deployment\n")
+	_, block, ok2 := strings.Cut(section, "\n~~~ sh\n")
+	block, _, ok3 := strings.Cut(block, "\n~~~\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md: no ~~~ sh block in a ## Deployment section")
+	}
+	var cmds [][]string
+	for _, l := range strings.Split(block, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "kubectl" {
+			t.Fatalf("README.md: the Deployment commands hold %q, not a kubectl command", l)
+		}
+		cmds = append(cmds, f[1:])
+	}
+	return cmds
+}
+
+// kubeadmDeployment is the part of kubeadm's CoreDNS Deployment the install touches, with
+// an env entry of its own.
+func kubeadmDeployment() *appsv1.Deployment {
+	labels := map[string]string{"k8s-app": "kube-dns"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: devenv.CoreDNSNamespace, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: "coredns",
+					Containers: []corev1.Container{{
+						Name:  "coredns",
+						Image: "coredns/coredns:1.12.0",
+						Args:  []string{"-conf", "/etc/coredns/Corefile"},
+						Env:   []corev1.EnvVar{keptEnv},
+						VolumeMounts: []corev1.VolumeMount{{
+							Name: "config-volume", MountPath: "/etc/coredns", ReadOnly: true,
+						}},
+					}},
+					Volumes: []corev1.Volume{{Name: "config-volume", VolumeSource: corev1.VolumeSource{
+						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "coredns"}},
+					}}},
+				},
+			},
+		},
+	}
+}
+
+// installDeploy starts a control plane of the test's own, creates what kubeadm would
+// (the coredns ServiceAccount and Deployment), runs the README's commands as the admin
+// and gets a token of the ServiceAccount.
+func installDeploy(t *testing.T) *installedCluster {
+	t.Helper()
+	requireSuite(t)
+	cmds := readmeCommands(t)
+	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cp.LogTail(40))
+		}
+		if err := cp.Stop(); err != nil {
+			t.Errorf("stopping the test's control plane: %v", err)
+		}
+	})
+	ctx := timeout(t, time.Minute)
+	if _, err := cp.Kubectl(ctx, "-n", devenv.CoreDNSNamespace, "create", "serviceaccount", "coredns"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.AdminClient().AppsV1().Deployments(devenv.CoreDNSNamespace).Create(ctx, kubeadmDeployment(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range cmds {
+		if slices.Contains(args, "rollout") {
+			continue // there is no controller-manager: no rollout ever completes
+		}
+		for i, a := range args {
+			switch {
+			case a == "coredns=IMAGE":
+				args[i] = "coredns=" + installImage
+			case strings.HasPrefix(a, "deploy/"): // relative to the repository, not to e2e/
+				args[i] = filepath.Join(suite.paths.Root, a)
+			}
+		}
+		out, err := cp.Kubectl(ctx, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kubectl %s:\n%s", strings.Join(args, " "), strings.TrimSpace(out))
+	}
+	kubeconfig, err := cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cp.AdminClient().AppsV1().Deployments(devenv.CoreDNSNamespace).Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &installedCluster{cp: cp, kubeconfig: kubeconfig, deployment: d}
+}
+
+// createPod creates a Pod as the Deployment's ReplicaSet would, scheduled on nodeName (a
+// name only: there is no node, nor kubelet to mount a token, so none is mounted).
+func (ic *installedCluster) createPod(t *testing.T, name string) *corev1.Pod {
+	t.Helper()
+	tmpl := ic.deployment.Spec.Template.DeepCopy()
+	pod := &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
+	pod.Name, pod.Namespace = name, devenv.CoreDNSNamespace
+	pod.Spec.NodeName = nodeName
+	pod.Spec.AutomountServiceAccountToken = new(false)
+	created, err := ic.cp.AdminClient().CoreV1().Pods(devenv.CoreDNSNamespace).Create(timeout(t, 30*time.Second), pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created
+}
+
+// downwardEnv is the environment the kubelet would give the Pod's coredns container:
+// literal values, and the Downward API fields, resolved from the Pod. Variables named in
+// leave out are left out.
+func downwardEnv(t *testing.T, pod *corev1.Pod, leaveOut ...string) []string {
+	t.Helper()
+	var env []string
+	for _, e := range pod.Spec.Containers[0].Env {
+		if slices.Contains(leaveOut, e.Name) {
+			continue
+		}
+		if e.ValueFrom == nil {
+			env = append(env, e.Name+"="+e.Value)
+			continue
+		}
+		var v string
+		switch f := e.ValueFrom.FieldRef; {
+		case f == nil:
+			t.Fatalf("env %s: only fieldRef is resolved here", e.Name)
+		case f.FieldPath == "metadata.name":
+			v = pod.Name
+		case f.FieldPath == "metadata.namespace":
+			v = pod.Namespace
+		case f.FieldPath == "metadata.uid":
+			v = string(pod.UID)
+		case f.FieldPath == "spec.nodeName":
+			v = pod.Spec.NodeName
+		default:
+			t.Fatalf("env %s: field %s is not resolved here", e.Name, f.FieldPath)
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	return env
+}
+
+// run starts ./coredns for the Pod with errors, a dead upstream, kubeapi with the
+// ServiceAccount's token and k8s_event, and returns it and its DNS address.
+func (ic *installedCluster) run(t *testing.T, pod *corev1.Pod, leaveOut ...string) (*devenv.CoreDNS, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	c := startCoreDNS(t, serverBlock(rootZone(addr),
+		"errors",
+		failingForward(t),
+		"kubeapi {\n    kubeconfig "+ic.kubeconfig+"\n}",
+		k8sEventDirective(),
+	), downwardEnv(t, pod, leaveOut...)...)
+	return c, addr
+}
+
+// TestInstall: deploy/ installs as the README says on a kubeadm-like cluster; the patch
+// adds the four Downward API variables to the Deployment and keeps its own env;
+// `kubectl apply -f deploy/` takes the directory too. CoreDNS with a token of the
+// ServiceAccount, granted only deploy/'s Role, and without COREDNS_POD_UID (so that it
+// looks its Pod up) reports an error line as an event on the Pod, with the Pod's UID and
+// the node as source host.
+func TestInstall(t *testing.T) {
+	t.Parallel()
+	ic := installDeploy(t)
+	ctx := timeout(t, time.Minute)
+
+	c0 := ic.deployment.Spec.Template.Spec.Containers[0]
+	wantEnv := map[string]string{
+		"COREDNS_POD_NAME":  "metadata.name",
+		"COREDNS_NAMESPACE": "metadata.namespace",
+		"COREDNS_POD_UID":   "metadata.uid",
+		"COREDNS_NODE_NAME": "spec.nodeName",
+	}
+	for _, e := range c0.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && wantEnv[e.Name] == e.ValueFrom.FieldRef.FieldPath {
+			delete(wantEnv, e.Name)
+		}
+	}
+	if c0.Image != installImage || len(wantEnv) > 0 || !slices.Contains(c0.Env, keptEnv) {
+		names := make([]string, len(c0.Env))
+		for i, e := range c0.Env {
+			names[i] = e.Name
+		}
+		t.Errorf("patched Deployment: image %q, want %q; env %v: missing Downward API %v, or %s not kept",
+			c0.Image, installImage, names, wantEnv, keptEnv.Name)
+	}
+	cm, err := ic.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf := cm.Data["Corefile"]; !strings.Contains(cf, "\n    kubeapi\n") || !strings.Contains(cf, "\n    k8s_event {") {
+		t.Errorf("the installed Corefile has no kubeapi or k8s_event:\n%s", cf)
+	}
+
+	out, err := ic.cp.Kubectl(ctx, "apply", "-f", filepath.Join(suite.paths.Root, "deploy"), "--dry-run=server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"role.rbac.authorization.k8s.io/coredns-k8s-event", "rolebinding.rbac.authorization.k8s.io/coredns-k8s-event", "configmap/coredns"} {
+		if !strings.Contains(out, obj+" ") {
+			t.Errorf("kubectl apply -f deploy/ --dry-run=server does not name %s:\n%s", obj, out)
+		}
+	}
+
+	pod := ic.createPod(t, "coredns-install-1")
+	c, addr := ic.run(t, pod, "COREDNS_POD_UID")
+	// The UID lookup runs in the background: a line reported before it ends has no UID.
+	var ev corev1.Event
+	eventually(t, 30*time.Second, "an error event on the Pod with its UID", func() (bool, string) {
+		name := fmt.Sprintf("install-%d.example.org.", time.Now().UnixNano())
+		failQuery(t, addr, name)
+		evs, err := devenv.WaitEvents(timeout(t, 10*time.Second), ic.cp.AdminClient(), pod.Namespace, pod.Name, name,
+			func(evs []corev1.Event) bool { return len(withMessage(evs, name)) > 0 })
+		if err != nil {
+			return false, err.Error()
+		}
+		ev = withMessage(evs, name)[0]
+		return ev.InvolvedObject.UID == pod.UID, devenv.FormatEvents([]corev1.Event{ev})
+	})
+	checkEvent(t, ev, pod, reasonError)
+	if n := countLines(c.Lines(), "plugin/k8s_event: ", "could not look up"); n > 0 {
+		t.Errorf("the UID lookup failed %d times:\n%s", n, c.Tail(20))
+	}
+}
+
+// verbQueries is how many failing queries, each with a name of its own, a CoreDNS of
+// TestVerbsGrantedAreVerbsUsed answers: more than client-go's recorder writes as events
+// of their own (10) before it combines similar ones into one event, which it then
+// patches.
+const verbQueries = 15
+
+// TestVerbsGrantedAreVerbsUsed: what deploy/ grants CoreDNS's ServiceAccount is exactly
+// what CoreDNS does with it, as the audit log records it, no request refused. Without
+// COREDNS_POD_UID: create and patch events, list pods. With it (a second Pod, run once
+// the first CoreDNS stopped): the same but list pods.
+func TestVerbsGrantedAreVerbsUsed(t *testing.T) {
+	t.Parallel()
+	ic := installDeploy(t)
+	granted := ic.grantedVerbs(t)
+	if !granted["list pods"] {
+		t.Fatalf("deploy/ does not grant list pods: %v", slices.Sorted(maps.Keys(granted)))
+	}
+	withUID := maps.Clone(granted)
+	delete(withUID, "list pods")
+
+	since := time.Now()
+	for i, tc := range []struct {
+		name     string
+		leaveOut []string
+		want     map[string]bool
+	}{
+		{"without COREDNS_POD_UID", []string{"COREDNS_POD_UID"}, granted},
+		{"with COREDNS_POD_UID", nil, withUID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := ic.createPod(t, fmt.Sprintf("coredns-verbs-%d", i+1))
+			c, addr := ic.run(t, pod, tc.leaveOut...)
+			for q := range verbQueries {
+				failQuery(t, addr, fmt.Sprintf("verbs-%d-%d.example.org.", i+1, q))
+			}
+			// Not fatal: a refused write leaves fewer events, and the audit log tells why.
+			if _, err := devenv.WaitEvents(timeout(t, eventTimeout), ic.cp.AdminClient(), pod.Namespace, pod.Name,
+				fmt.Sprintf("events counting the %d lines", verbQueries),
+				func(evs []corev1.Event) bool { return totalCount(evs) >= verbQueries }); err != nil {
+				t.Error(err)
+			}
+			if err := c.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			until := time.Now()
+			// The API server may write an entry just after its answer: reread the log until
+			// it holds every verb wanted, or for 10 s, then compare.
+			used, refused := ic.usedVerbs(t, since, until)
+			for deadline := time.Now().Add(10 * time.Second); !containsKeys(used, tc.want) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+				used, refused = ic.usedVerbs(t, since, until)
+			}
+			since = until
+			t.Logf("CoreDNS used %v", slices.Sorted(maps.Keys(used)))
+			if !maps.Equal(used, tc.want) || len(refused) > 0 {
+				t.Errorf("CoreDNS used %v, refused: %v; want exactly %v", slices.Sorted(maps.Keys(used)), refused, slices.Sorted(maps.Keys(tc.want)))
+			}
+		})
+	}
+}
+
+// containsKeys reports whether every key of sub is in m.
+func containsKeys(m, sub map[string]bool) bool {
+	for k := range sub {
+		if !m[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// verb is how a request or a rule is compared: "VERB RESOURCE[/SUBRESOURCE][.GROUP]", or
+// "VERB PATH" for a request that is not on a resource.
+func verb(v, group, resource string) string {
+	if group != "" {
+		resource += "." + group
+	}
+	return v + " " + resource
+}
+
+// grantedVerbs reads from the API server the rules bound to ServiceAccount
+// kube-system/coredns by name: those of every RoleBinding in kube-system and every
+// ClusterRoleBinding that has it as a subject. A wildcard fails the test.
+func (ic *installedCluster) grantedVerbs(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx, rbac := timeout(t, 30*time.Second), ic.cp.AdminClient().RbacV1()
+	isCoreDNS := func(subjects []rbacv1.Subject) bool {
+		return slices.ContainsFunc(subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == rbacv1.ServiceAccountKind && s.Namespace == devenv.CoreDNSNamespace && s.Name == "coredns"
+		})
+	}
+	var rules []rbacv1.PolicyRule
+	rbs, err := rbac.RoleBindings(devenv.CoreDNSNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rbs.Items {
+		if !isCoreDNS(b.Subjects) {
+			continue
+		}
+		if b.RoleRef.Kind == "ClusterRole" {
+			cr, err := rbac.ClusterRoles().Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules = append(rules, cr.Rules...)
+			continue
+		}
+		r, err := rbac.Roles(devenv.CoreDNSNamespace).Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r.Rules...)
+	}
+	crbs, err := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range crbs.Items {
+		if isCoreDNS(b.Subjects) {
+			cr, err := rbac.ClusterRoles().Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules = append(rules, cr.Rules...)
+		}
+	}
+	granted := map[string]bool{}
+	for _, r := range rules {
+		if len(r.NonResourceURLs) > 0 || slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
+			t.Fatalf("a rule bound to the coredns ServiceAccount is not a list of resources and verbs: %+v", r)
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					granted[verb(v, g, res)] = true
+				}
+			}
+		}
+	}
+	return granted
+}
+
+// usedVerbs reads the audit log for the requests of ServiceAccount kube-system/coredns
+// received in [since, until): the verbs used, and the requests refused.
+func (ic *installedCluster) usedVerbs(t *testing.T, since, until time.Time) (used map[string]bool, refused []string) {
+	t.Helper()
+	evs, err := ic.cp.AuditEvents()
+	if err != nil {
+		t.Fatalf("audit log: %v", err)
+	}
+	used = map[string]bool{}
+	for _, e := range evs {
+		if e.User.Username != devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns") || e.Received.Before(since) || !e.Received.Before(until) {
+			continue
+		}
+		o, v := e.ObjectRef, ""
+		switch {
+		case o.Resource == "":
+			v = e.Verb + " " + e.RequestURI
+		case o.Subresource != "":
+			v = verb(e.Verb, o.APIGroup, o.Resource+"/"+o.Subresource)
+		default:
+			v = verb(e.Verb, o.APIGroup, o.Resource)
+		}
+		used[v] = true
+		if e.ResponseStatus.Code < 200 || e.ResponseStatus.Code > 299 {
+			refused = append(refused, fmt.Sprintf("%s %s: %d", e.Verb, e.RequestURI, e.ResponseStatus.Code))
+		}
+	}
+	return used, refused
+}
