@@ -299,8 +299,10 @@ func TestManyReloadsOneEventPerLine(t *testing.T) {
 // client-go's own retries (12 tries 10 s apart); distinct failing queries meanwhile.
 // Once it is back, every line becomes an event within a minute, stamped with when it
 // was logged.
+//
+// Not parallel: envtest reserves a control plane's ports for 2 minutes only, so a control
+// plane started while this one's API server is down could take its port.
 func TestOutageLongerThanClientGoRetries(t *testing.T) {
-	t.Parallel()
 	const longOutage = 160 * time.Second
 	o := startOwnCluster(t)
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
