@@ -31,7 +31,7 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 		l.p.writeFatal(formatMessage(prefix, format, v, formatted))
 		return
 	}
-	if !s.throttle.admit(lv) {
+	if !s.throttle.admit(prefix, lv) {
 		droppedRateLimited.Inc()
 		return
 	}
@@ -88,14 +88,9 @@ func (p *pipeline) enqueue(s *settings, ln line) {
 		return
 	}
 	select {
-	case p.queue <- ln: // never full: the channel holds maxBacklog, inflight counts it
+	case p.queue <- ln: // never full: the channel holds maxBacklog, and inflight counts it
 	default:
 		p.inflight.Add(-1)
 		droppedQueueFull.Inc()
 	}
 }
-
-// maxBacklog is the largest backlog any settings allow, the capacity of the hand-off
-// channel. It stays below client-go's broadcaster queue (1000 events, which drops
-// what does not fit), so that every line handed to client-go reaches the sink.
-var maxBacklog = queueSize(maxBurst)
