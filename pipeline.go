@@ -197,7 +197,7 @@ func (p *pipeline) stop() {
 		p.closed = true
 		left := p.inflight.Swap(0)
 		p.mu.Unlock()
-		droppedCount.WithLabelValues(dropShutdown).Add(float64(left))
+		droppedCount.WithLabelValues(dropShutdown).Add(uint64(left))
 
 		if p.chain != nil {
 			p.chain.broadcaster.Shutdown()
