@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/flowcontrol"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -164,5 +165,83 @@ func TestFloodOfOnePluginLeavesOthersTheirBurst(t *testing.T) {
 	want := "plugin/reload: Corefile changed but reload failed: plugin/k8s_event: unknown property 'levels'"
 	if n, count := countMessage(evs, want); n != 1 || count != 1 {
 		t.Errorf("the failed reload: %d events with count %d, want one of its own: %s", n, count, describe(evs))
+	}
+}
+
+// client-go's correlator combines similar lines (same reason, 10 different messages in
+// 10 minutes) into one event; lines of another plugin stay apart, and the combined event
+// keeps its plugin's annotation.
+func TestAggregationStaysWithinAPlugin(t *testing.T) {
+	p, _, client := newTestPipeline(t, "k8s_event {\n rate 1 256\n}")
+	for i := range 12 {
+		p.listener.Errorf("plugin/errors: ", "%d example.org. A: i/o timeout", i)
+	}
+	waitCount(t, client, 10) // 9 lines, then the combined event of the 10th to the 12th
+	reloadFailed := "plugin/reload: Corefile changed but reload failed: plugin/k8s_event: unknown property 'levels'"
+	p.listener.Error("plugin/reload: ", strings.TrimPrefix(reloadFailed, "plugin/reload: "))
+	p.stop()
+
+	evs := events(t, client, testNS)
+	var combined []corev1.Event
+	for _, e := range evs {
+		if strings.HasPrefix(e.Message, combinedPrefix) {
+			combined = append(combined, e)
+		}
+	}
+	if len(combined) != 1 || combined[0].Message != combinedPrefix+"plugin/errors: 11 example.org. A: i/o timeout" || combined[0].Count != 3 {
+		t.Fatalf("want one combined event of the errors lines 9 to 11, count 3: %s", describe(evs))
+	}
+	if got := combined[0].Annotations[pluginAnnotation]; got != "errors" {
+		t.Errorf("the combined event's annotation %s is %q, want errors", pluginAnnotation, got)
+	}
+	n, count := countMessage(evs, reloadFailed)
+	if n != 1 || count != 1 {
+		t.Fatalf("the reload line: %d events with count %d, want an event of its own: %s", n, count, describe(evs))
+	}
+	for _, e := range evs {
+		if e.Message == reloadFailed && e.Annotations[pluginAnnotation] != "reload" {
+			t.Errorf("the reload line's annotations are %v, want %s: reload", e.Annotations, pluginAnnotation)
+		}
+	}
+}
+
+// A combined event whose Event object is gone is created again, from the correlator's
+// event, without annotations: the sink puts the plugin's back.
+func TestAnnotationFromMessage(t *testing.T) {
+	p, _, _ := newTestPipeline(t, "k8s_event")
+	for _, c := range []struct{ msg, want string }{
+		{"plugin/errors: 2 example.org. A: i/o timeout", "errors"},
+		{combinedPrefix + "plugin/k8s_external: x", "k8s_external"},
+		{"plugin/Bad Name: x", ""},
+		{"plugin/errors", ""},
+		{"no plugin: x", ""},
+	} {
+		e := &corev1.Event{Message: c.msg, InvolvedObject: podRef}
+		got := p.complete(e).Annotations[pluginAnnotation]
+		if got != c.want {
+			t.Errorf("%q: annotation %q, want %q", c.msg, got, c.want)
+		}
+		if e.Annotations != nil {
+			t.Errorf("%q: the correlator's event was changed, want a copy", c.msg)
+		}
+	}
+	kept := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef}
+	kept.Annotations = map[string]string{pluginAnnotation: "reload", "other": "kept"}
+	if got := p.complete(kept); got != kept {
+		t.Errorf("an annotated event was copied: %v", got.Annotations)
+	}
+}
+
+func TestPluginOf(t *testing.T) {
+	for prefix, want := range map[string]string{
+		"plugin/errors: ":       "errors",
+		"plugin/k8s_external: ": "k8s_external",
+		"plugin/errors:":        "",
+		"errors: ":              "",
+		"":                      "",
+	} {
+		if got := pluginOf(prefix); got != want {
+			t.Errorf("pluginOf(%q) = %q, want %q", prefix, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package k8s_event
 // line is a log line on its way to the Events API.
 type line struct {
 	level   level
+	prefix  string // the logger's, "plugin/NAME: "
 	message string
 }
 
@@ -28,14 +29,14 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 	}
 	linesByLevel[lv].Inc()
 	if lv == levelFatal { // never refused: there is at most one, and it matters most
-		l.p.writeFatal(formatMessage(prefix, format, v, formatted))
+		l.p.writeFatal(prefix, formatMessage(prefix, format, v, formatted))
 		return
 	}
 	if !s.throttle.admit(prefix, lv) {
 		droppedRateLimited.Inc()
 		return
 	}
-	l.p.enqueue(s, line{level: lv, message: formatMessage(prefix, format, v, formatted)})
+	l.p.enqueue(s, line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)})
 }
 
 // Debug implements the clog.Listener interface.
