@@ -32,6 +32,7 @@ func defaultConfig() *config {
 	c := &config{qps: defaultQPS, burst: defaultBurst, cacheSize: defaultCacheSize}
 	c.levels.add(levelError)
 	c.levels.add(levelWarning)
+	c.levels.add(levelFatal)
 	return c
 }
 

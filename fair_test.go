@@ -232,6 +232,29 @@ func TestAnnotationFromMessage(t *testing.T) {
 	}
 }
 
+func TestFatalReportedByDefault(t *testing.T) {
+	for _, c := range []struct {
+		stanza string
+		want   int
+	}{
+		{"k8s_event", 1},
+		{"k8s_event {\n rate 1/3600 1\n}", 1},
+		{"k8s_event {\n level error warning\n}", 0}, // as written
+	} {
+		t.Run(c.stanza, func(t *testing.T) {
+			p, _, client := newTestPipeline(t, c.stanza)
+			p.listener.Fatalf("plugin/loop: ", "Loop (%s -> %s) detected for zone %q", "127.0.0.1:53", ":53", ".")
+			evs := events(t, client, testNS)
+			if len(evs) != c.want {
+				t.Fatalf("%d events, want %d: %s", len(evs), c.want, describe(evs))
+			}
+			if c.want == 1 {
+				checkEvent(t, evs[0], wantEvent(podRef, "CoreDNSFatal", "Warning", `plugin/loop: Loop (127.0.0.1:53 -> :53) detected for zone "."`))
+			}
+		})
+	}
+}
+
 func TestPluginOf(t *testing.T) {
 	for prefix, want := range map[string]string{
 		"plugin/errors: ":       "errors",
