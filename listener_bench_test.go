@@ -85,12 +85,3 @@ func BenchmarkListenerParallel(b *testing.B) {
 		})
 	}
 }
-
-// TestListenerParallelBenchmarkBrief runs BenchmarkListenerParallel once per case, so
-// that `make test` keeps it working; it checks nothing about timing.
-func TestListenerParallelBenchmarkBrief(t *testing.T) {
-	withBenchtime1x(t)
-	if r := testing.Benchmark(BenchmarkListenerParallel); r.N == 0 {
-		t.Errorf("BenchmarkListenerParallel did not run: %v", r)
-	}
-}

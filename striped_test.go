@@ -73,3 +73,18 @@ func TestStripeInRange(t *testing.T) {
 		t.Errorf("64 goroutines used %d stripes, want them spread", len(distinct))
 	}
 }
+
+// counterValues reads a counter family of the default registry by its one label.
+func counterValues(name string) map[string]float64 {
+	values := map[string]float64{}
+	families, _ := prometheus.DefaultGatherer.Gather()
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			values[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return values
+}

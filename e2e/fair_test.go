@@ -1,11 +1,11 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -30,9 +30,9 @@ const (
 func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	addr, metricsAddr := loopbackAddr(freePort(t)), loopbackAddr(freePort(t))
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	corefile := func(k8sEvent string) string {
-		return serverBlock(".:"+portOf(addr),
+		return serverBlock(rootZone(addr),
 			"errors",
 			failingForward(t),
 			"reload 2s 1s",
@@ -44,18 +44,20 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 	c := startCoreDNS(t, corefile(k8sEventDirective()), podEnv(pod, true)...)
 
 	// Flood until the errors plugin's bucket refuses lines.
-	res := sendFailingQueries(t, addr, floodQueries, loadWorkers, loadDeadline)
-	m := scrapeMetrics(t, metricsAddr)
-	limited := m.get(metricDropped, "reason", "rate_limited")
+	servfail, _ := sendFailingQueries(addr, floodQueries, loadWorkers, loadDeadline)
+	m := scrape(t, metricsAddr)
+	limited := m.Get(metricDropped, "reason", "rate_limited")
 	t.Logf("%d SERVFAIL of %d queries; lines_total{error} %v, rate limited %v",
-		res.servfail.Load(), floodQueries, m.get(metricLines, "level", "error"), limited)
+		servfail, floodQueries, m.Get(metricLines, "level", "error"), limited)
 	if limited == 0 {
 		t.Fatalf("the flood left tokens in the errors plugin's bucket: nothing rate limited")
 	}
 
 	// Break the Corefile: k8s_event's setup refuses it, the reload plugin reports it.
-	c.writeCorefile(corefile(k8sEventDirective("levels error")))
-	line := c.waitLine(reloadTimeout, "the reload plugin's failure line", func(l string) bool {
+	if err := c.WriteCorefile(corefile(k8sEventDirective("levels error"))); err != nil {
+		t.Fatal(err)
+	}
+	line := waitLine(t, c, 30*time.Second, "the reload plugin's failure line", func(l string) bool {
 		return strings.Contains(l, "plugin/reload: Corefile changed but reload failed") ||
 			strings.Contains(l, "plugin/reload: Corefile parse failed")
 	})
@@ -97,12 +99,12 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 	}
 	t.Logf("%d events of the errors lines, %d of them combined", errorsEvents, combined)
 	if errorsEvents == 0 {
-		t.Errorf("no event of the errors lines:\n%s", formatEvents(evs))
+		t.Errorf("no event of the errors lines:\n%s", devenv.FormatEvents(evs))
 	}
-	if n := len(filterEvents(evs, func(ev corev1.Event) bool { return strings.Contains(ev.Message, "plugin/reload: ") })); n != 1 {
-		t.Errorf("%d events carry the reload line, want 1:\n%s", n, formatEvents(evs))
+	if n := len(keepEvents(evs, func(ev corev1.Event) bool { return strings.Contains(ev.Message, "plugin/reload: ") })); n != 1 {
+		t.Errorf("%d events carry the reload line, want 1:\n%s", n, devenv.FormatEvents(evs))
 	}
-	if exited, err := c.exited(); exited {
+	if exited, err := c.Exited(); exited {
 		t.Fatalf("CoreDNS exited after the failed reload: %v", err)
 	}
 }
@@ -112,25 +114,34 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 func TestFatalByDefault(t *testing.T) {
 	t.Parallel()
 	pod := newPod(t)
-	port := freePort(t)
-	c := launchCoreDNS(t, serverBlock(fmt.Sprintf(".:%d", port),
+	addr := freeAddr(t)
+	c := launchCoreDNS(t, serverBlock(rootZone(addr),
 		"loop",
-		"forward . "+loopbackAddr(port), // itself
+		"forward . "+addr, // itself
 		kubeapiDirective(),
 		k8sEventDirective(),
 	), podEnv(pod, true)...)
 
-	if code := c.waitExit(fatalExitTimeout); code != 1 {
-		t.Fatalf("CoreDNS exited with code %d, want 1", code)
-	}
+	waitFatalExit(t, c, fatalExitTimeout)
 	msg := fatalMessage(t, c)
 	// Listed once, right after the exit: the event was written before CoreDNS exited.
-	evs := filterEvents(podEvents(t, pod), func(e corev1.Event) bool { return e.Reason == reasonFatal })
+	evs := keepEvents(podEvents(t, pod), func(e corev1.Event) bool { return e.Reason == reasonFatal })
 	if len(evs) != 1 || evs[0].Message != msg || evs[0].Count != 1 {
-		t.Fatalf("want exactly one fatal event %q with count 1, got:\n%s", msg, formatEvents(evs))
+		t.Fatalf("want exactly one fatal event %q with count 1, got:\n%s", msg, devenv.FormatEvents(evs))
 	}
 	checkEvent(t, evs[0], pod, reasonFatal)
 	if got := evs[0].Annotations[pluginAnnotation]; got != "loop" {
 		t.Errorf("the fatal event's annotations are %v, want %s: loop", evs[0].Annotations, pluginAnnotation)
 	}
+}
+
+// keepEvents returns the events keep accepts.
+func keepEvents(evs []corev1.Event, keep func(corev1.Event) bool) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range evs {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
