@@ -2,6 +2,7 @@ package k8s_event
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,11 +33,74 @@ func newChain(p *pipeline, cacheSize int) *chain {
 			// own spam filter must not refuse it again.
 			BurstSize: math.MaxInt32,
 			QPS:       float32(math.Inf(1)),
-			Clock:     p.opts.clock,
+			// Similar lines (same reason, different messages) aggregate only with lines
+			// of the same plugin: ten distinct errors lines do not turn a failed reload
+			// into a patch of their combined event.
+			KeyFunc:     aggregateByPlugin,
+			MessageFunc: combinedMessage,
+			Clock:       p.opts.clock,
 		}),
 	)
 	c.broadcaster.StartRecordingToSink(&eventSink{p: p, chain: c})
 	source := corev1.EventSource{Component: component, Host: p.opts.identity.nodeName}
 	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger())
 	return c
+}
+
+// pluginAnnotation names the plugin that logged an event's line, so that event exporters
+// and alert rules can tell the lines of one plugin from another's without parsing
+// messages.
+const pluginAnnotation = "coredns.io/plugin"
+
+// annotations are the annotations of an event whose line the plugin named name logged.
+func annotations(name string) map[string]string {
+	if name == "" {
+		return nil
+	}
+	return map[string]string{pluginAnnotation: name}
+}
+
+// aggregateByPlugin is client-go's aggregation key, by source, involved object, type and
+// reason, with the plugin that logged the line added; the local key is the message, as
+// there.
+func aggregateByPlugin(e *corev1.Event) (string, string) {
+	key, local := record.EventAggregatorByReasonFunc(e)
+	return key + "\x00" + e.Annotations[pluginAnnotation], local
+}
+
+// combinedPrefix starts the message of an event that stands for similar lines, as
+// client-go's correlator writes it.
+const combinedPrefix = "(combined from similar events): "
+
+// combinedMessage is the message of an aggregated event: the latest line's, after
+// combinedPrefix.
+func combinedMessage(e *corev1.Event) string { return combinedPrefix + e.Message }
+
+// pluginOf returns NAME from a plugin logger's prefix, "plugin/NAME: ", or "" for any
+// other prefix.
+func pluginOf(prefix string) string {
+	name, ok := strings.CutPrefix(prefix, "plugin/")
+	if !ok {
+		return ""
+	}
+	name, ok = strings.CutSuffix(name, ": ")
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+// pluginOfMessage returns the plugin named at the start of an event message, as
+// formatMessage and combinedMessage write it, or "".
+func pluginOfMessage(msg string) string {
+	msg = strings.TrimPrefix(msg, combinedPrefix)
+	name, ok := strings.CutPrefix(msg, "plugin/")
+	if !ok {
+		return ""
+	}
+	name, _, ok = strings.Cut(name, ": ")
+	if !ok || !isPluginName(name) {
+		return ""
+	}
+	return name
 }

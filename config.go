@@ -21,8 +21,8 @@ const (
 // config is the parsed k8s_event block.
 type config struct {
 	levels    levelSet
-	qps       float32 // refill rate of the token bucket of each event type, per second
-	burst     int     // size of that token bucket
+	qps       float32 // refill rate of each token bucket (one per plugin and event type), per second
+	burst     int     // size of each token bucket
 	cacheSize int     // LRU size of client-go's event correlator
 	plugins   []string
 	except    bool // plugins lists the plugins not to report, instead of the only ones to report
@@ -32,6 +32,7 @@ func defaultConfig() *config {
 	c := &config{qps: defaultQPS, burst: defaultBurst, cacheSize: defaultCacheSize}
 	c.levels.add(levelError)
 	c.levels.add(levelWarning)
+	c.levels.add(levelFatal)
 	return c
 }
 

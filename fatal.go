@@ -15,7 +15,7 @@ import (
 // goroutine with CoreDNS's listener lock held, so it reports failures through the
 // plugin's own printer only (see selfLog): logging through a plugin logger there would
 // deadlock against a listener registration waiting for the lock.
-func (p *pipeline) writeFatal(msg string) {
+func (p *pipeline) writeFatal(prefix, msg string) {
 	timeout := p.opts.fatalTimeout
 	ctx, cancel := context.WithTimeout(loggerContext(p), timeout)
 	defer cancel()
@@ -26,7 +26,7 @@ func (p *pipeline) writeFatal(msg string) {
 	case <-p.refDone:
 	case <-half.C:
 	}
-	ev := p.newEvent(levelFatal, msg)
+	ev := p.newEvent(levelFatal, prefix, msg)
 	written := make(chan error, 1)
 	go func() {
 		client, err := p.waitClient(time.Now().Add(timeout))
@@ -60,14 +60,15 @@ func (p *pipeline) writeFatal(msg string) {
 func loggerContext(p *pipeline) context.Context { return context.WithoutCancel(p.ctx) }
 
 // newEvent builds an event the way client-go's recorder does.
-func (p *pipeline) newEvent(lv level, msg string) *corev1.Event {
+func (p *pipeline) newEvent(lv level, prefix, msg string) *corev1.Event {
 	ref := p.ref.Load()
 	now := metav1.NewTime(time.Now())
 	host := p.opts.identity.nodeName
 	return &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      util.GenerateEventName(ref.Name, now.UnixNano()),
-			Namespace: eventNamespace(ref),
+			Name:        util.GenerateEventName(ref.Name, now.UnixNano()),
+			Namespace:   eventNamespace(ref),
+			Annotations: annotations(pluginOf(prefix)),
 		},
 		InvolvedObject:      *ref,
 		Reason:              lv.reason(),

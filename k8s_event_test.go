@@ -29,14 +29,20 @@ var (
 	kubeLog   = clog.NewWithPlugin("kubernetes")
 )
 
-// wantEvent is the event a line should become; Name and timestamps are checked apart.
+// wantEvent is the event a line should become, annotated with the plugin its message
+// names; Name and timestamps are checked apart.
 func wantEvent(ref corev1.ObjectReference, reason, typ, msg string) corev1.Event {
 	ns := ref.Namespace
 	if ns == "" {
 		ns = metav1.NamespaceDefault
 	}
+	var ann map[string]string
+	if rest, ok := strings.CutPrefix(msg, "plugin/"); ok {
+		name, _, _ := strings.Cut(rest, ":")
+		ann = map[string]string{"coredns.io/plugin": name}
+	}
 	return corev1.Event{
-		ObjectMeta:          metav1.ObjectMeta{Namespace: ns},
+		ObjectMeta:          metav1.ObjectMeta{Namespace: ns, Annotations: ann},
 		InvolvedObject:      ref,
 		Reason:              reason,
 		Message:             msg,

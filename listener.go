@@ -3,6 +3,7 @@ package k8s_event
 // line is a log line on its way to the Events API.
 type line struct {
 	level   level
+	prefix  string // the logger's, "plugin/NAME: "
 	message string
 }
 
@@ -28,14 +29,14 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 	}
 	linesByLevel[lv].Inc()
 	if lv == levelFatal { // never refused: there is at most one, and it matters most
-		l.p.writeFatal(formatMessage(prefix, format, v, formatted))
+		l.p.writeFatal(prefix, formatMessage(prefix, format, v, formatted))
 		return
 	}
-	if !s.throttle.admit(lv) {
+	if !s.throttle.admit(prefix, lv) {
 		droppedRateLimited.Inc()
 		return
 	}
-	l.p.enqueue(s, line{level: lv, message: formatMessage(prefix, format, v, formatted)})
+	l.p.enqueue(s, line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)})
 }
 
 // Debug implements the clog.Listener interface.
@@ -88,14 +89,9 @@ func (p *pipeline) enqueue(s *settings, ln line) {
 		return
 	}
 	select {
-	case p.queue <- ln: // never full: the channel holds maxBacklog, inflight counts it
+	case p.queue <- ln: // never full: the channel holds maxBacklog, and inflight counts it
 	default:
 		p.inflight.Add(-1)
 		droppedQueueFull.Inc()
 	}
 }
-
-// maxBacklog is the largest backlog any settings allow, the capacity of the hand-off
-// channel. It stays below client-go's broadcaster queue (1000 events, which drops
-// what does not fit), so that every line handed to client-go reaches the sink.
-var maxBacklog = queueSize(maxBurst)

@@ -10,12 +10,12 @@ import (
 // + dropped_total (all reasons) + the lines still on their way.
 var (
 	// linesCount counts the log lines that passed the level and plugin filters, by level.
-	linesCount = promauto.NewCounterVec(prometheus.CounterOpts{
+	linesCount = newStripedCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "k8s_event",
 		Name:      "lines_total",
 		Help:      "Counter of log lines selected for reporting, by level.",
-	}, []string{"level"})
+	}, "level", levelNames[:]...)
 
 	// reportedCount counts selected lines the API stored, by outcome: a new Event, or
 	// merged into an existing one (its Count raised by a PATCH).
@@ -27,12 +27,12 @@ var (
 	}, []string{"outcome"})
 
 	// droppedCount counts selected lines that did not become an event, by reason.
-	droppedCount = promauto.NewCounterVec(prometheus.CounterOpts{
+	droppedCount = newStripedCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "k8s_event",
 		Name:      "dropped_total",
 		Help:      "Counter of selected log lines that were not reported, by reason.",
-	}, []string{"reason"})
+	}, "reason", dropRateLimited, dropQueueFull, dropRejected, dropRetriesExhausted, dropShutdown)
 
 	// writesCount counts the calls made to the Kubernetes Events API, retries included.
 	writesCount = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -58,10 +58,10 @@ const (
 	dropShutdown         = "shutdown"          // still on its way when the process stopped
 )
 
-// Counters the log-call path uses, resolved once so that it neither hashes labels nor
+// Counters the log-call path uses, resolved once so that it neither looks labels up nor
 // allocates.
 var (
-	linesByLevel       [numLevels]prometheus.Counter
+	linesByLevel       [numLevels]*stripedCounter
 	droppedRateLimited = droppedCount.WithLabelValues(dropRateLimited)
 	droppedQueueFull   = droppedCount.WithLabelValues(dropQueueFull)
 )

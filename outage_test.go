@@ -117,8 +117,9 @@ func TestBacklogBoundHoldsUnderAFlood(t *testing.T) {
 	apiOutage(client)
 	before := readOutcomes()
 	bound := int64(queueSize(25))
+	rounds := int(bound)/25 + 2 // enough refills to go past the bound
 	admitted := 0
-	for round := range 4 {
+	for round := range rounds {
 		for i := range 1000 {
 			p.listener.Errorf("plugin/errors: ", "round %d line %d", round, i)
 			if n := p.inflight.Load(); n > bound {
@@ -132,7 +133,21 @@ func TestBacklogBoundHoldsUnderAFlood(t *testing.T) {
 	if got[dropQueueFull] != float64(admitted)-float64(bound) {
 		t.Errorf("queue_full %v, want the %d admitted lines beyond the bound of %d: %s", got[dropQueueFull], admitted, bound, got)
 	}
-	if got[dropRateLimited] != float64(4000-admitted) {
-		t.Errorf("rate_limited %v, want %d: %s", got[dropRateLimited], 4000-admitted, got)
+	if got[dropRateLimited] != float64(1000*rounds-admitted) {
+		t.Errorf("rate_limited %v, want %d: %s", got[dropRateLimited], 1000*rounds-admitted, got)
+	}
+}
+
+// client-go's broadcaster drops what does not fit in its queue of 1000 events without a
+// word: the backlog, which bounds the lines handed to it, must stay below that at any
+// BURST, and hold the bursts of several plugins at once.
+func TestBacklogBelowBroadcasterQueue(t *testing.T) {
+	for _, burst := range []int{minBurst, defaultBurst, 100, maxBurst} {
+		if n := queueSize(burst); n >= 1000 || n > maxBacklog || n < min(4*burst, maxBacklog) {
+			t.Errorf("BURST %d: backlog %d, want room for 4 bursts, at most %d and below 1000", burst, n, maxBacklog)
+		}
+	}
+	if maxBacklog >= 1000 {
+		t.Errorf("maxBacklog %d, want it below client-go's broadcaster queue of 1000", maxBacklog)
 	}
 }

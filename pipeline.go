@@ -144,7 +144,9 @@ func (p *pipeline) record(ln line) {
 		p.switchChain(size)
 	}
 	p.chain.pending.Add(1)
-	p.chain.recorder.Event(p.ref.Load(), ln.level.eventType(), ln.level.reason(), ln.message)
+	// The message is formatted already: it goes in as an argument, never as a format.
+	p.chain.recorder.AnnotatedEventf(p.ref.Load(), annotations(pluginOf(ln.prefix)),
+		ln.level.eventType(), ln.level.reason(), "%s", ln.message)
 }
 
 // switchChain starts a correlator of the new size; the old one finishes what it holds.
@@ -197,7 +199,7 @@ func (p *pipeline) stop() {
 		p.closed = true
 		left := p.inflight.Swap(0)
 		p.mu.Unlock()
-		droppedCount.WithLabelValues(dropShutdown).Add(float64(left))
+		droppedCount.WithLabelValues(dropShutdown).Add(uint64(left))
 
 		if p.chain != nil {
 			p.chain.broadcaster.Shutdown()

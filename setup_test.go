@@ -21,15 +21,16 @@ func TestParse(t *testing.T) {
 		input string
 		want  config
 	}{
-		{"no block", `k8s_event`, config{levels: levels(levelError, levelWarning), qps: defaultQPS, burst: 25, cacheSize: 4096}},
-		{"empty block", "k8s_event {\n}", config{levels: levels(levelError, levelWarning), qps: defaultQPS, burst: 25, cacheSize: 4096}},
+		{"no block", `k8s_event`, config{levels: levels(levelError, levelWarning, levelFatal), qps: defaultQPS, burst: 25, cacheSize: 4096}},
+		{"empty block", "k8s_event {\n}", config{levels: levels(levelError, levelWarning, levelFatal), qps: defaultQPS, burst: 25, cacheSize: 4096}},
+		{"level as written, without fatal", "k8s_event {\n level error warning\n}", config{levels: levels(levelError, levelWarning), qps: defaultQPS, burst: 25, cacheSize: 4096}},
 		{"levels any case", "k8s_event {\n level INFO Error warning debug FATAL\n}", config{levels: levels(levelDebug, levelInfo, levelWarning, levelError, levelFatal), qps: defaultQPS, burst: 25, cacheSize: 4096}},
-		{"bare rate keeps defaults", "k8s_event {\n rate\n}", config{levels: levels(levelError, levelWarning), qps: defaultQPS, burst: 25, cacheSize: 4096}},
-		{"rate qps", "k8s_event {\n rate 0.15\n}", config{levels: levels(levelError, levelWarning), qps: 0.15, burst: 25, cacheSize: 4096}},
-		{"rate fraction", "k8s_event {\n rate 1/3600 1 1\n}", config{levels: levels(levelError, levelWarning), qps: 1.0 / 3600, burst: 1, cacheSize: 1}},
+		{"bare rate keeps defaults", "k8s_event {\n rate\n}", config{levels: levels(levelError, levelWarning, levelFatal), qps: defaultQPS, burst: 25, cacheSize: 4096}},
+		{"rate qps", "k8s_event {\n rate 0.15\n}", config{levels: levels(levelError, levelWarning, levelFatal), qps: 0.15, burst: 25, cacheSize: 4096}},
+		{"rate fraction", "k8s_event {\n rate 1/3600 1 1\n}", config{levels: levels(levelError, levelWarning, levelFatal), qps: 1.0 / 3600, burst: 1, cacheSize: 1}},
 		{"rate all", "k8s_event {\n level info\n rate 1 256 65535\n}", config{levels: levels(levelInfo), qps: 1, burst: 256, cacheSize: 65535}},
-		{"plugins", "k8s_event {\n plugins reload kubernetes loop reload\n}", config{levels: levels(levelError, levelWarning), qps: defaultQPS, burst: 25, cacheSize: 4096, plugins: []string{"kubernetes", "loop", "reload"}}},
-		{"except", "k8s_event {\n except errors k8s_external\n}", config{levels: levels(levelError, levelWarning), qps: defaultQPS, burst: 25, cacheSize: 4096, plugins: []string{"errors", "k8s_external"}, except: true}},
+		{"plugins", "k8s_event {\n plugins reload kubernetes loop reload\n}", config{levels: levels(levelError, levelWarning, levelFatal), qps: defaultQPS, burst: 25, cacheSize: 4096, plugins: []string{"kubernetes", "loop", "reload"}}},
+		{"except", "k8s_event {\n except errors k8s_external\n}", config{levels: levels(levelError, levelWarning, levelFatal), qps: defaultQPS, burst: 25, cacheSize: 4096, plugins: []string{"errors", "k8s_external"}, except: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

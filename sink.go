@@ -71,7 +71,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		if err == nil {
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
-			out, err = call(ctx, client.CoreV1().Events(""), p.withReference(e))
+			out, err = call(ctx, client.CoreV1().Events(""), p.complete(e))
 			cancel()
 			countWrite(verb, err)
 			if err == nil {
@@ -101,17 +101,34 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 	}
 }
 
-// withReference gives e the Pod UID if the lookup found it after e was recorded, so that
-// lines logged at start-up, before the API could be reached, are shown by kubectl
-// describe pod too.
-func (p *pipeline) withReference(e *corev1.Event) *corev1.Event {
+// complete fills in what an event may lack when it reaches the sink, on a copy: the Pod
+// UID, if the lookup found it after e was recorded, so that lines logged at start-up,
+// before the API could be reached, are shown by kubectl describe pod too; and the plugin
+// annotation, which client-go's correlator leaves out of the event it makes for
+// aggregated lines, taken from the message.
+func (p *pipeline) complete(e *corev1.Event) *corev1.Event {
 	ref := p.ref.Load()
 	obj := &e.InvolvedObject
-	if obj.UID != "" || ref.UID == "" || obj.Kind != ref.Kind || obj.Name != ref.Name || obj.Namespace != ref.Namespace {
+	needsUID := obj.UID == "" && ref.UID != "" && obj.Kind == ref.Kind && obj.Name == ref.Name && obj.Namespace == ref.Namespace
+	_, annotated := e.Annotations[pluginAnnotation]
+	name := ""
+	if !annotated {
+		name = pluginOfMessage(e.Message)
+	}
+	if !needsUID && name == "" {
 		return e
 	}
 	c := *e
-	c.InvolvedObject.UID = ref.UID
+	if needsUID {
+		c.InvolvedObject.UID = ref.UID
+	}
+	if name != "" {
+		c.Annotations = make(map[string]string, len(e.Annotations)+1)
+		for k, v := range e.Annotations {
+			c.Annotations[k] = v
+		}
+		c.Annotations[pluginAnnotation] = name
+	}
 	return &c
 }
 

@@ -104,4 +104,5 @@ func one(rs []benchResult, name string) (map[string]float64, error) {
 var (
 	hotCases      = []string{"no_listener", "level_not_reported", "rate_limited", "admitted", "rate_limited_api_hangs", "admitted_api_hangs"}
 	listenerCases = []string{"level_not_reported", "rate_limited", "admitted"}
+	parallelCases = []string{"rate_limited"}
 )

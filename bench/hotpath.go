@@ -10,7 +10,8 @@ import (
 	"golang.org/x/perf/benchmath"
 )
 
-// hotPath runs each case of BenchmarkLogLine and BenchmarkListener o.count times, each
+// hotPath runs each case of BenchmarkLogLine, BenchmarkListener and
+// BenchmarkListenerParallel o.count times, each
 // run in a process of its own, in rounds that rotate the order of the cases: drift of a
 // shared machine, and whatever one run leaves in the process, fall on every case alike.
 func hotPath(o options, bin string, t *table) error {
@@ -20,6 +21,9 @@ func hotPath(o options, bin string, t *table) error {
 	}
 	for _, c := range listenerCases {
 		runs = append(runs, "^BenchmarkListener$/^"+c+"$")
+	}
+	for _, c := range parallelCases {
+		runs = append(runs, "^BenchmarkListenerParallel$/^"+c+"$")
 	}
 	path := filepath.Join(o.work, "hotpath.txt")
 	var all strings.Builder
@@ -61,6 +65,12 @@ func hotPath(o options, bin string, t *table) error {
 	for _, c := range listenerCases {
 		if len(ns["BenchmarkListener/"+c]) == 0 {
 			return fmt.Errorf("no result for BenchmarkListener/%s", c)
+		}
+	}
+	cpuNs := samples(rs, "cpu-ns/op")
+	for _, c := range parallelCases {
+		if len(cpuNs["BenchmarkListenerParallel/"+c]) == 0 {
+			return fmt.Errorf("no result for BenchmarkListenerParallel/%s", c)
 		}
 	}
 	describe := func(name string) string {
@@ -155,6 +165,23 @@ func hotPath(o options, bin string, t *table) error {
 			on:      describe(name),
 			target:  strings.ReplaceAll(targetText(tg), "+", ""),
 			met:     check(direct[tg.name]),
+		})
+	}
+	// Goroutines logging at once on every core, as CoreDNS's do during a flood: what
+	// they share (token bucket, counters) must not make a refused line dearer. The CPU
+	// time per line, all goroutines together, against one goroutine's time per line.
+	for _, c := range parallelCases {
+		single, par := "BenchmarkListener/"+c, "BenchmarkListenerParallel/"+c
+		sc, pc := summary(ns, single).Center, summary(cpuNs, par).Center
+		ps := summary(cpuNs, par)
+		t.add(row{
+			measure: fmt.Sprintf("hot path: k8s_event's listener alone, %s, 8 goroutines at once: CPU per line vs 1 goroutine", strings.ReplaceAll(c, "_", " ")),
+			off:     describe(single),
+			on: fmt.Sprintf("%s ±%s CPU, %s wall, %.0f allocs", fmtNs(pc), strings.TrimPrefix(ps.PctRangeString(), "±"),
+				fmtNs(summary(ns, par).Center), summary(allocs, par).Center),
+			ratio:  fmt.Sprintf("×%.2f", pc/sc),
+			target: "≤ ×2, 0 allocs",
+			met:    check(pc <= 2*sc && summary(allocs, par).Center == 0),
 		})
 	}
 	return nil
