@@ -276,3 +276,25 @@ func TestClipInvalidUTF8(t *testing.T) {
 		t.Errorf("message %q does not end with the marker", msg[len(msg)-20:])
 	}
 }
+
+func TestRefusalsOfAStartingAPIServerRetried(t *testing.T) {
+	// Unreachable, then 401 and 403 while its authenticator and authorizer start, then up.
+	p, clk, client := newTestPipeline(t, "k8s_event")
+	answers := []error{errors.New("connect: connection refused"), statusError(http.StatusForbidden), apierrors.NewUnauthorized("token not yet valid"), nil}
+	var calls atomic.Int32
+	client.PrependReactor("create", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		if err := answers[min(int(calls.Add(1))-1, len(answers)-1)]; err != nil {
+			return true, nil, err
+		}
+		return false, nil, nil
+	})
+	before := readOutcomes()
+	p.listener.Error("plugin/errors: ", "logged while the API server restarts")
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.inflight.Load() == 0 })
+	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1}); got.String() != want.String() {
+		t.Errorf("outcomes %s, want %s", got, want)
+	}
+	if got := calls.Load(); got != 4 {
+		t.Errorf("%d create calls, want 4", got)
+	}
+}

@@ -31,8 +31,9 @@ type pipeline struct {
 	queue    chan line
 	inflight atomic.Int64 // admitted lines not yet resolved: the backlog
 
-	ref     atomic.Pointer[corev1.ObjectReference]
-	refDone chan struct{} // closed when ref is final
+	ref         atomic.Pointer[corev1.ObjectReference]
+	refDone     chan struct{} // closed when ref is final
+	firstLookup chan struct{} // closed when the UID lookup was tried once, or is not needed
 
 	ctx    context.Context // carries the plugin's logger; canceled at the end of stop
 	cancel context.CancelFunc
@@ -58,14 +59,15 @@ type apiClient struct{ kubernetes.Interface }
 func newPipeline(opts options) *pipeline {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), opts.log.logger()))
 	p := &pipeline{
-		opts:       opts,
-		hasClient:  make(chan struct{}),
-		queue:      make(chan line, maxBacklog),
-		refDone:    make(chan struct{}),
-		ctx:        ctx,
-		cancel:     cancel,
-		stopping:   make(chan struct{}),
-		senderDone: make(chan struct{}),
+		opts:        opts,
+		hasClient:   make(chan struct{}),
+		queue:       make(chan line, maxBacklog),
+		refDone:     make(chan struct{}),
+		firstLookup: make(chan struct{}),
+		ctx:         ctx,
+		cancel:      cancel,
+		stopping:    make(chan struct{}),
+		senderDone:  make(chan struct{}),
 	}
 	p.ref.Store(opts.identity.reference())
 	p.listener = &listener{p: p}

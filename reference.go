@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,12 +71,24 @@ func lookupPodUID(ctx context.Context, client kubernetes.Interface, id identity)
 	return "", fmt.Errorf("pod %s/%s not found", id.namespace, id.podName)
 }
 
+// waitFirstLookup waits until the UID lookup has been tried once (it needs a client, as
+// a write does, and is bounded by apiTimeout), so that the first events of a process
+// whose API server is up carry the UID.
+func (p *pipeline) waitFirstLookup() {
+	select {
+	case <-p.firstLookup:
+	case <-p.ctx.Done():
+	}
+}
+
 // completeReference makes the involved object of the events final: without
 // COREDNS_POD_UID it looks the Pod's UID up, retrying with capped exponential backoff
 // until it is found (an API server unreachable at start-up, a Pod not created yet), so
 // that kubectl describe pod shows the events. Events written before then have no UID.
 func (p *pipeline) completeReference() {
 	defer close(p.refDone)
+	var tried sync.Once
+	defer tried.Do(func() { close(p.firstLookup) })
 	id := p.opts.identity
 	if !id.hasPod() {
 		p.opts.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
@@ -93,6 +106,7 @@ func (p *pipeline) completeReference() {
 			var uid types.UID
 			uid, err = lookupPodUID(ctx, client, id)
 			cancel()
+			tried.Do(func() { close(p.firstLookup) })
 			if err == nil {
 				ref := *p.ref.Load()
 				ref.UID = uid

@@ -28,6 +28,22 @@ func transient(err error) bool {
 	return false
 }
 
+// maxAuthRetries bounds the retries of a 401 or 403 answered right after the API server
+// was unreachable (see write).
+const maxAuthRetries = 5
+
+// startingUp reports whether err is an answer a starting API server gives before its
+// authentication and authorization are ready.
+func startingUp(err error) bool {
+	return apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)
+}
+
+// isStatus reports whether err is an answer of the API server.
+func isStatus(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status)
+}
+
 // finalError returns err as an error client-go's recorder gives up on at once (an API
 // status), since the sink already retried it: client-go would otherwise retry it 12
 // times more, the line counted once already.

@@ -66,9 +66,11 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 	clk := p.opts.clock
 	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
 	var wait time.Duration
+	unreachable, authRetries := false, 0
 	for {
 		client, err := p.waitClient(deadline)
 		if err == nil {
+			p.waitFirstLookup()
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
 			out, err = call(ctx, client.CoreV1().Events(""), p.complete(e))
@@ -77,10 +79,18 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			if err == nil {
 				return out, "", nil
 			}
-			if !transient(err) {
+			// An API server that is starting refuses requests (401, 403) until its
+			// authenticators and authorizers are ready: right after it was unreachable,
+			// those are retried too, a few times.
+			if !transient(err) && !(unreachable && authRetries < maxAuthRetries && startingUp(err)) {
+				p.opts.log.printf("dropped an event the API refused: %v", err)
 				return nil, dropRejected, err
 			}
+			if startingUp(err) {
+				authRetries++
+			}
 		}
+		unreachable = unreachable || !isStatus(err)
 		if p.ctx.Err() != nil {
 			return nil, dropShutdown, err
 		}
