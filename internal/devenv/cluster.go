@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,7 +63,7 @@ func (cp *ControlPlane) CoreDNSPod(ctx context.Context, name string) (*corev1.Po
 			Containers:                   []corev1.Container{{Name: "coredns", Image: "coredns/coredns"}},
 		},
 	}
-	pods := cp.admin.CoreV1().Pods(CoreDNSNamespace)
+	pods := cp.client.CoreV1().Pods(CoreDNSNamespace)
 	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return pods.Get(ctx, name, metav1.GetOptions{})
@@ -75,7 +76,7 @@ func (cp *ControlPlane) CoreDNSPod(ctx context.Context, name string) (*corev1.Po
 // is system:serviceaccount:NAMESPACE:NAME, with only what RBAC binds to it. It returns
 // the file's path.
 func (cp *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, namespace, name string) (string, error) {
-	sas := cp.admin.CoreV1().ServiceAccounts(namespace)
+	sas := cp.client.CoreV1().ServiceAccounts(namespace)
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
 	if _, err := sas.Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", err
@@ -85,13 +86,18 @@ func (cp *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, namespace,
 	if err != nil {
 		return "", fmt.Errorf("token of ServiceAccount %s/%s: %w", namespace, name, err)
 	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: cp.Host(), CertificateAuthorityData: cp.env.Config.CAData}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name}
-	cfg.CurrentContext = name
 	path := cp.path(fmt.Sprintf("%s-%s.kubeconfig", namespace, name))
-	return path, clientcmd.WriteToFile(*cfg, path)
+	return path, writeKubeconfig(path, cp.admin, &clientcmdapi.AuthInfo{Token: tr.Status.Token})
+}
+
+// writeKubeconfig writes a kubeconfig for the cluster of cfg, with the user auth.
+func writeKubeconfig(path string, cfg *rest.Config, auth *clientcmdapi.AuthInfo) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["user"] = auth
+	kc.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "user"}
+	kc.CurrentContext = "local"
+	return clientcmd.WriteToFile(*kc, path)
 }
 
 // ServiceAccountUser is the user name the API server gives a ServiceAccount's tokens.

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -42,10 +43,12 @@ rules:
 // (the admin) or ServiceAccount tokens (ServiceAccountKubeconfig).
 type ControlPlane struct {
 	env     *envtest.Environment
+	gate    *gate
+	admin   *rest.Config // through the gate
 	dir     string
 	logs    *os.File // etcd's and kube-apiserver's output
 	kubectl string
-	admin   *kubernetes.Clientset
+	client  *kubernetes.Clientset
 	apply   client.Client
 }
 
@@ -94,27 +97,42 @@ func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  20 * time.Second,
 	}
-	cfg, err := cp.env.Start()
+	direct, err := cp.env.Start()
 	if err != nil {
 		return nil, err
 	}
-	if cp.admin, err = kubernetes.NewForConfig(cfg); err != nil {
+	if cp.gate, err = newGate(strings.TrimSuffix(strings.TrimPrefix(direct.Host, "https://"), "/")); err != nil {
 		return nil, err
 	}
-	if cp.apply, err = client.New(cfg, client.Options{}); err != nil {
+	if err := cp.gate.openWhenReady(direct); err != nil {
 		return nil, err
 	}
-	return cp, os.WriteFile(cp.AdminKubeconfig(), cp.env.KubeConfig, 0o600)
+	cp.admin = rest.CopyConfig(direct)
+	cp.admin.Host = "https://" + cp.gate.addr
+	if cp.client, err = kubernetes.NewForConfig(cp.admin); err != nil {
+		return nil, err
+	}
+	if cp.apply, err = client.New(cp.admin, client.Options{}); err != nil {
+		return nil, err
+	}
+	return cp, writeKubeconfig(cp.AdminKubeconfig(), cp.admin, &clientcmdapi.AuthInfo{ClientCertificateData: cp.admin.CertData, ClientKeyData: cp.admin.KeyData})
 }
 
 // StopAPIServer stops kube-apiserver, leaving etcd running.
-func (cp *ControlPlane) StopAPIServer() error { return cp.env.ControlPlane.APIServer.Stop() }
+func (cp *ControlPlane) StopAPIServer() error {
+	cp.gate.close()
+	return cp.env.ControlPlane.APIServer.Stop()
+}
 
-// StartAPIServer starts kube-apiserver again after StopAPIServer: same port, etcd,
-// certificates and keys, so every client and kubeconfig works again, and every object
-// is still there with its UID.
+// StartAPIServer starts kube-apiserver again after StopAPIServer, and returns once it
+// is ready: same port, etcd, certificates and keys, so every client and kubeconfig
+// works again, and every object is still there with its UID.
 func (cp *ControlPlane) StartAPIServer() error {
-	if err := cp.env.ControlPlane.APIServer.Start(); err != nil {
+	err := cp.env.ControlPlane.APIServer.Start()
+	if err == nil {
+		err = cp.gate.openWhenReady(cp.env.Config)
+	}
+	if err != nil {
 		return fmt.Errorf("restarting kube-apiserver: %w\n%s", err, cp.LogTail(30))
 	}
 	return nil
@@ -123,6 +141,9 @@ func (cp *ControlPlane) StartAPIServer() error {
 // Stop stops kube-apiserver and etcd and removes the directory, logs included.
 func (cp *ControlPlane) Stop() error {
 	var err error
+	if cp.gate != nil {
+		cp.gate.close()
+	}
 	if cp.env != nil {
 		err = cp.env.Stop()
 	}
@@ -150,14 +171,15 @@ func (cp *ControlPlane) StopOnSignal() (cancel func()) {
 	return func() { signal.Stop(sigs); close(done) }
 }
 
-// Host is the API server's URL.
-func (cp *ControlPlane) Host() string { return cp.env.Config.Host }
+// Host is the API server's URL: that of the gate in front of it, open only while the
+// API server is ready.
+func (cp *ControlPlane) Host() string { return cp.admin.Host }
 
 // AdminConfig is a copy of the client configuration of the admin (group system:masters).
-func (cp *ControlPlane) AdminConfig() *rest.Config { return rest.CopyConfig(cp.env.Config) }
+func (cp *ControlPlane) AdminConfig() *rest.Config { return rest.CopyConfig(cp.admin) }
 
 // AdminClient is a clientset authenticated as the admin.
-func (cp *ControlPlane) AdminClient() kubernetes.Interface { return cp.admin }
+func (cp *ControlPlane) AdminClient() kubernetes.Interface { return cp.client }
 
 // AdminKubeconfig is the path of a kubeconfig for the admin.
 func (cp *ControlPlane) AdminKubeconfig() string { return cp.path("admin.kubeconfig") }
