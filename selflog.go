@@ -2,6 +2,7 @@ package k8s_event
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,37 +14,53 @@ import (
 // retries, API warnings, client-side throttling. It prints through CoreDNS's log package
 // functions, never through a plugin logger, so nothing reaches a log listener: a message
 // printed while CoreDNS's listener lock is held (a fatal line) cannot deadlock, and no
-// delivery message can come back as an event. It prints at most one message per
-// interval, with a count of those held back, so an unreachable API server costs one line
-// a minute.
+// delivery message can come back as an event. It prints at most one message of each
+// kind (the text before its first ": ", such as "event delivery") per interval, with a
+// count of those held back, so an unreachable API server costs one line a minute, and a
+// throttling notice does not hide a delivery failure.
 type selfLog struct {
 	interval time.Duration
 	now      func() time.Time
 	print    func(msg string)
 
-	mu         sync.Mutex
+	mu    sync.Mutex
+	kinds map[string]*kindLog
+}
+
+type kindLog struct {
 	last       time.Time
 	suppressed int
 }
 
 func newSelfLog(interval time.Duration) *selfLog {
-	return &selfLog{interval: interval, now: time.Now, print: func(msg string) { clog.Warning(selfPrefix + msg) }}
+	return &selfLog{
+		interval: interval,
+		now:      time.Now,
+		print:    func(msg string) { clog.Warning(selfPrefix + msg) },
+		kinds:    map[string]*kindLog{},
+	}
 }
 
-// printf prints a message unless one was printed less than an interval ago.
+// printf prints a message unless one of its kind was printed less than an interval ago.
 func (l *selfLog) printf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	kind, _, _ := strings.Cut(msg, ": ")
 	l.mu.Lock()
+	k := l.kinds[kind]
+	if k == nil {
+		k = &kindLog{}
+		l.kinds[kind] = k
+	}
 	now := l.now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
-		l.suppressed++
+	if !k.last.IsZero() && now.Sub(k.last) < l.interval {
+		k.suppressed++
 		l.mu.Unlock()
 		return
 	}
-	held := l.suppressed
-	l.last, l.suppressed = now, 0
+	held := k.suppressed
+	k.last, k.suppressed = now, 0
 	l.mu.Unlock()
 
-	msg := fmt.Sprintf(format, v...)
 	if held > 0 {
 		msg += fmt.Sprintf(" (%d similar messages held back in the last %s)", held, l.interval)
 	}

@@ -83,7 +83,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			// authenticators and authorizers are ready: right after it was unreachable,
 			// those are retried too, a few times.
 			if !transient(err) && !(unreachable && authRetries < maxAuthRetries && startingUp(err)) {
-				p.opts.log.printf("dropped an event the API refused: %v", err)
+				p.opts.log.printf("event delivery: dropped an event the API refused: %v", err)
 				return nil, dropRejected, err
 			}
 			if startingUp(err) {
@@ -99,10 +99,10 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			wait = time.Duration(d) * time.Second
 		}
 		if clk.Now().Add(wait).After(deadline) {
-			p.opts.log.printf("dropped an event after retrying for %s: %v", p.opts.maxAge, err)
+			p.opts.log.printf("event delivery: dropped an event after retrying for %s: %v", p.opts.maxAge, err)
 			return nil, dropRetriesExhausted, err
 		}
-		p.opts.log.printf("could not write an event, retrying in %s: %v", wait, err)
+		p.opts.log.printf("event delivery: could not write an event, retrying in %s: %v", wait, err)
 		select {
 		case <-clk.After(wait):
 		case <-p.ctx.Done():
