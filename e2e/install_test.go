@@ -98,18 +98,7 @@ func installDeploy(t *testing.T) *installedCluster {
 	t.Helper()
 	requireSuite(t)
 	cmds := readmeCommands(t)
-	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.LogTail(40))
-		}
-		if err := cp.Stop(); err != nil {
-			t.Errorf("stopping the test's control plane: %v", err)
-		}
-	})
+	cp := startOwnControlPlane(t)
 	ctx := timeout(t, time.Minute)
 	if _, err := cp.Kubectl(ctx, "-n", devenv.CoreDNSNamespace, "create", "serviceaccount", "coredns"); err != nil {
 		t.Fatal(err)

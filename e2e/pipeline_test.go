@@ -28,19 +28,7 @@ type ownCluster struct {
 
 func startOwnCluster(t *testing.T) *ownCluster {
 	t.Helper()
-	requireSuite(t)
-	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.LogTail(40))
-		}
-		if err := cp.Stop(); err != nil {
-			t.Errorf("stopping the test's control plane: %v", err)
-		}
-	})
+	cp := startOwnControlPlane(t)
 	ctx := timeout(t, 30*time.Second)
 	if err := cp.Apply(ctx, suite.paths.Deploy("rbac.yaml")); err != nil {
 		t.Fatal(err)
@@ -54,6 +42,25 @@ func startOwnCluster(t *testing.T) *ownCluster {
 		t.Fatal(err)
 	}
 	return &ownCluster{cp: cp, kubeconfig: kubeconfig, pod: pod}
+}
+
+// startOwnControlPlane starts a control plane for t alone, stopped when t ends.
+func startOwnControlPlane(t *testing.T) *devenv.ControlPlane {
+	t.Helper()
+	requireSuite(t)
+	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cp.LogTail(40))
+		}
+		if err := cp.Stop(); err != nil {
+			t.Errorf("stopping the test's control plane: %v", err)
+		}
+	})
+	return cp
 }
 
 func (o *ownCluster) kubeapi() string { return "kubeapi {\n    kubeconfig " + o.kubeconfig + "\n}" }
