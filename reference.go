@@ -118,7 +118,7 @@ func (p *pipeline) completeReference() {
 			return
 		}
 		wait = p.opts.lookupRetry.next(wait)
-		p.opts.log.printf("could not look up the UID of Pod %s/%s, retrying in %s; events until then have none "+
+		p.opts.log.printf("pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
 			"(set %s from the Downward API to avoid the lookup): %v", id.namespace, id.podName, wait, envPodUID, err)
 		select {
 		case <-p.opts.clock.After(wait):

@@ -30,7 +30,9 @@ func startOwnCluster(t *testing.T) *ownCluster {
 	t.Helper()
 	cp := startOwnControlPlane(t)
 	ctx := timeout(t, 30*time.Second)
-	if err := cp.Apply(ctx, suite.paths.Deploy("rbac.yaml")); err != nil {
+	// deploy/'s rights, and the kubernetes plugin's, so that it logs its start-up lines and
+	// not refusals.
+	if err := cp.Apply(ctx, suite.paths.Deploy("rbac.yaml"), suite.paths.Deploy("coredns-clusterrole.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	kubeconfig, err := cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
@@ -63,6 +65,11 @@ func startOwnControlPlane(t *testing.T) *devenv.ControlPlane {
 	return cp
 }
 
+// kubernetes is the kubernetes plugin's directive, as the ServiceAccount.
+func (o *ownCluster) kubernetes() string {
+	return "kubernetes cluster.local {\n    kubeconfig " + o.kubeconfig + "\n}"
+}
+
 func (o *ownCluster) kubeapi() string { return "kubeapi {\n    kubeconfig " + o.kubeconfig + "\n}" }
 
 // waitEvents polls the Pod's events until cond holds.
@@ -87,10 +94,6 @@ func withMessage(evs []corev1.Event, substr string) []corev1.Event {
 func TestStartedWhileAPIServerDown(t *testing.T) {
 	t.Parallel()
 	o := startOwnCluster(t)
-	// The kubernetes plugin's read rights: it logs its start-up lines, not refusals.
-	if err := o.cp.Apply(timeout(t, 30*time.Second), suite.paths.Deploy("coredns-clusterrole.yaml")); err != nil {
-		t.Fatal(err)
-	}
 	if err := o.cp.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +103,7 @@ func TestStartedWhileAPIServerDown(t *testing.T) {
 	c := launchCoreDNS(t, serverBlock(rootZone(addr),
 		"errors",
 		failingForward(t),
-		"kubernetes cluster.local {\n    kubeconfig "+o.kubeconfig+"\n}",
+		o.kubernetes(),
 		o.kubeapi(),
 		k8sEventDirective("rate 1 256"),
 	), podEnv(o.pod, false)...)
@@ -176,8 +179,7 @@ func TestAPIWarningsAreNotReported(t *testing.T) {
 	if err := os.WriteFile(policy, []byte(warnOnEvents), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The kubernetes plugin's read rights, so that it logs nothing but start-up lines.
-	if err := o.cp.Apply(timeout(t, 30*time.Second), policy, suite.paths.Deploy("coredns-clusterrole.yaml")); err != nil {
+	if err := o.cp.Apply(timeout(t, 30*time.Second), policy); err != nil {
 		t.Fatal(err)
 	}
 	waitForWarning(t, o.cp)
@@ -186,7 +188,7 @@ func TestAPIWarningsAreNotReported(t *testing.T) {
 	c := startCoreDNS(t, serverBlock(rootZone(addr),
 		"errors",
 		failingForward(t),
-		"kubernetes cluster.local {\n    kubeconfig "+o.kubeconfig+"\n}",
+		o.kubernetes(),
 		o.kubeapi(),
 		k8sEventDirective("level info warning error"),
 		prometheusDirective(metricsAddr),
