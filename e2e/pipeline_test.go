@@ -307,11 +307,10 @@ func TestManyReloadsOneEventPerLine(t *testing.T) {
 // TestOutageLongerThanClientGoRetries: kube-apiserver down for 160 s, longer than
 // client-go's own retries (12 tries 10 s apart); distinct failing queries meanwhile.
 // Once it is back, every line becomes an event within a minute, stamped with when it
-// was logged.
-//
-// Not parallel: envtest reserves a control plane's ports for 2 minutes only, so a control
-// plane started while this one's API server is down could take its port.
+// was logged. It runs beside the others: its API server's port is never given out
+// again while it is down (devenv.StartControlPlane).
 func TestOutageLongerThanClientGoRetries(t *testing.T) {
+	t.Parallel()
 	const longOutage = 160 * time.Second
 	o := startOwnCluster(t)
 	addr, metricsAddr := freeAddr(t), freeAddr(t)

@@ -81,7 +81,15 @@ func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
 	}
 	// A certificate directory of our own: envtest keeps it across a restart, and with
 	// it the serving certificate and the ServiceAccount signing key.
-	api := &envtest.APIServer{Path: filepath.Join(binDir, "kube-apiserver"), CertDir: cp.path("certs"), Out: cp.logs, Err: cp.logs}
+	// The API server's port comes from FreePort, not from envtest, which reserves the
+	// ports it picks for 2 minutes only: a port of ours is never given out again in this
+	// process, so StartAPIServer finds it free after an outage of any length, however many
+	// control planes start meanwhile.
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	api := &envtest.APIServer{Path: filepath.Join(binDir, "kube-apiserver"), CertDir: cp.path("certs"), SecurePort: port, Out: cp.logs, Err: cp.logs}
 	api.Configure().
 		Set("advertise-address", "127.0.0.1").
 		Set("endpoint-reconciler-type", "none"). // a loopback advertise address is refused otherwise
