@@ -11,7 +11,6 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -178,9 +177,14 @@ func TestRepeatedLineMergedAndCounted(t *testing.T) {
 }
 
 func TestPatchOfDeletedEventCreatesItAgain(t *testing.T) {
-	p, _, client := newTestPipeline(t, "k8s_event {\n rate 1 10\n}")
+	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 10\n}")
 	p.listener.Error("plugin/errors: ", "same line")
-	evs := eventuallyEvents(t, client, testNS, "the first event", func(evs []corev1.Event) bool { return len(evs) == 1 })
+	// The first line is counted once its Create returns, a moment after the event exists.
+	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	evs := events(t, client, testNS)
+	if len(evs) != 1 {
+		t.Fatalf("want the first event, got %s", describe(evs))
+	}
 	if err := client.CoreV1().Events(testNS).Delete(t.Context(), evs[0].Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
