@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -103,4 +104,19 @@ func writeKubeconfig(path string, cfg *rest.Config, auth *clientcmdapi.AuthInfo)
 // ServiceAccountUser is the user name the API server gives a ServiceAccount's tokens.
 func ServiceAccountUser(namespace, name string) string {
 	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// Ungated writes a copy of kubeconfig that reaches kube-apiserver directly instead of
+// through the gate, and returns its path: its clients see a starting API server as it
+// is, refusing requests (401, 403) until its authorizers are ready.
+func (cp *ControlPlane) Ungated(kubeconfig string) (string, error) {
+	kc, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range kc.Clusters {
+		c.Server = cp.env.Config.Host
+	}
+	path := strings.TrimSuffix(kubeconfig, ".kubeconfig") + "-ungated.kubeconfig"
+	return path, clientcmd.WriteToFile(*kc, path)
 }
