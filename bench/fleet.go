@@ -41,7 +41,7 @@ func fleet(ctx context.Context, o options, t *table, ft *fleetTable) error {
 			logReplicas(r)
 		}
 		ft.add(results...)
-		addFleetRows(t, mode, results)
+		addFleetRows(t, o.fleetPluginRate, mode, results)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode.name, err)
 		}

@@ -80,10 +80,20 @@ func TestBucketsSeen(t *testing.T) {
 }
 
 func TestReplicaBound(t *testing.T) {
-	r := &replica{started: time.Now().Add(-601 * time.Second)}
+	rate, err := parsePluginRate("1/300,25")
+	if err != nil || rate.qps != 1.0/300 || rate.burst != 25 || rate.String() != "rate 1/300 25" {
+		t.Fatalf("parsePluginRate = %+v, %v", rate, err)
+	}
+	r := &replica{started: time.Now().Add(-601 * time.Second), rate: rate}
 	r.buckets.see("[ERROR] plugin/errors: x")
-	if got := r.bound(time.Now()); got != fleetBurst+2 {
-		t.Errorf("bound after 601 s, one bucket = %d, want %d", got, fleetBurst+2)
+	r.buckets.see("[WARNING] plugin/forward: y")
+	if got := r.bound(time.Now()); got != 2*(25+2) {
+		t.Errorf("bound after 601 s, two buckets = %d, want %d", got, 2*(25+2))
+	}
+	for _, bad := range []string{"1/300", "0,25", "1/0,25", "x,25", "1,0", "0.5,x"} {
+		if _, err := parsePluginRate(bad); err == nil {
+			t.Errorf("parsePluginRate(%q) accepted", bad)
+		}
 	}
 }
 

@@ -7,24 +7,46 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 )
 
-// The rate every replica of a fleet runs with: the plugin's defaults (README, `rate`),
-// written out so that the write bound the rows check is the one CoreDNS was given.
-const (
-	fleetQPSText = "1/300"
-	fleetQPS     = 1.0 / 300
-	fleetBurst   = 25
-)
+// pluginRate is k8s_event's `rate QPS BURST` for every replica of a fleet, written out
+// in the Corefile, so that the write bound the rows check is the one CoreDNS was given.
+type pluginRate struct {
+	qpsText string // as written: a decimal or a fraction
+	qps     float64
+	burst   int
+}
+
+// parsePluginRate reads QPS,BURST, QPS a decimal or a fraction such as 1/300.
+func parsePluginRate(s string) (pluginRate, error) {
+	qpsText, burstText, ok := strings.Cut(s, ",")
+	r := pluginRate{qpsText: strings.TrimSpace(qpsText)}
+	num, den, isFraction := strings.Cut(r.qpsText, "/")
+	n, err1 := strconv.ParseFloat(num, 64)
+	d, err2 := 1.0, error(nil)
+	if isFraction {
+		d, err2 = strconv.ParseFloat(den, 64)
+	}
+	burst, err3 := strconv.Atoi(strings.TrimSpace(burstText))
+	if !ok || err1 != nil || err2 != nil || err3 != nil || n <= 0 || d <= 0 || burst <= 0 {
+		return r, fmt.Errorf("%q: want QPS,BURST such as 1/300,25", s)
+	}
+	r.qps, r.burst = n/d, burst
+	return r, nil
+}
+
+func (r pluginRate) String() string { return fmt.Sprintf("rate %s %d", r.qpsText, r.burst) }
 
 // fleetCorefile is a replica's: every query fails (forward to a loopback port where
 // nothing listens) and errors logs it; kubeapi with the ServiceAccount's kubeconfig;
 // k8s_event at the fleet's rate; metrics for the counters.
-func fleetCorefile(port, deadPort, metricsPort int, kubeconfig string) string {
+func fleetCorefile(port, deadPort, metricsPort int, kubeconfig string, rate pluginRate) string {
 	return fmt.Sprintf(`.:%d {
     bind 127.0.0.1
     errors
@@ -33,11 +55,11 @@ func fleetCorefile(port, deadPort, metricsPort int, kubeconfig string) string {
         kubeconfig %s
     }
     k8s_event {
-        rate %s %d
+        %s
     }
     prometheus 127.0.0.1:%d
 }
-`, port, deadPort, kubeconfig, fleetQPSText, fleetBurst, metricsPort)
+`, port, deadPort, kubeconfig, rate, metricsPort)
 }
 
 // replica is one CoreDNS of a fleet: its own Pod object and ports, the ServiceAccount
@@ -48,6 +70,7 @@ type replica struct {
 	port    int
 	metrics int
 	started time.Time
+	rate    pluginRate
 	buckets bucketsSeen
 }
 
@@ -66,10 +89,10 @@ func startReplica(ctx context.Context, o options, cp *devenv.ControlPlane, pod, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &replica{pod: pod, port: port, metrics: metrics, started: time.Now()}
+	r := &replica{pod: pod, port: port, metrics: metrics, started: time.Now(), rate: o.fleetPluginRate}
 	r.CoreDNS, err = devenv.StartCoreDNS(devenv.CoreDNSOptions{
 		Binary:   o.coredns,
-		Corefile: fleetCorefile(port, deadPort, metrics, kubeconfig),
+		Corefile: fleetCorefile(port, deadPort, metrics, kubeconfig, o.fleetPluginRate),
 		Dir:      dir,
 		Env: []string{
 			"COREDNS_POD_NAME=" + p.Name,
@@ -96,7 +119,7 @@ func (r *replica) scrape(ctx context.Context) (devenv.Metrics, error) {
 // each bucket a selected line was charged to, BURST and QPS tokens per second since
 // the replica started. Each admitted line is at most one successful write.
 func (r *replica) bound(now time.Time) int {
-	perBucket := math.Floor(fleetBurst + fleetQPS*now.Sub(r.started).Seconds())
+	perBucket := math.Floor(float64(r.rate.burst) + r.rate.qps*now.Sub(r.started).Seconds())
 	return r.buckets.count() * int(perBucket)
 }
 

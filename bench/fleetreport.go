@@ -9,7 +9,7 @@ import (
 
 // addFleetRows adds a mode's rows with targets to the main table, one figure per size
 // in each, separated by " / ".
-func addFleetRows(t *table, mode fleetMode, results []fleetResult) {
+func addFleetRows(t *table, rate pluginRate, mode fleetMode, results []fleetResult) {
 	if len(results) == 0 {
 		return
 	}
@@ -50,7 +50,7 @@ func addFleetRows(t *table, mode fleetMode, results []fleetResult) {
 		measure: name + ": event writes (audit log, 2xx)",
 		on:      strings.Join(writes, " / "),
 		ratio:   "bound " + strings.Join(bounds, " / "),
-		target:  fmt.Sprintf("≤ N × per-replica bound (%d + t × %s per plugin that logged)", fleetBurst, fleetQPSText),
+		target:  fmt.Sprintf("≤ N × per-replica bound (%d + t × %s per plugin that logged)", rate.burst, rate.qpsText),
 		met:     check(writesOK),
 	})
 	retryFigure := "no 429"
@@ -92,7 +92,7 @@ func (ft *fleetTable) add(r ...fleetResult) { ft.results = append(ft.results, r.
 
 var fleetHeader = []string{
 	"API server", "N", "lines selected", "event writes (bound)", "write requests", "429s",
-	"writes/s peak, mean", "drained after", "kube-apiserver CPU (idle)", "etcd CPU",
+	"writes/s peak, mean", "last write after", "kube-apiserver CPU (idle)", "etcd CPU",
 	"DNS in ≤ 1 s, p99", "dropped: " + strings.Join(dropReasons, " / "),
 }
 
@@ -112,17 +112,17 @@ func (ft *fleetTable) print(w io.Writer) {
 		for i, d := range dropped {
 			drops[i] = fmtCount(d)
 		}
-		drained := fmt.Sprintf("%.1f s", r.window.Seconds())
+		lastWrite := fmt.Sprintf("%.1f s", r.lastWriteAfter().Seconds())
 		if !r.drained {
-			drained = "not drained in " + drained
+			lastWrite += fmt.Sprintf(", lines left after %.0f s", r.window.Seconds())
 		}
 		rows = append(rows, []string{
 			r.mode.name, fmt.Sprint(r.n), fmtCount(lines),
 			fmt.Sprintf("%s (%s)", fmtCount(float64(r.audit.writes)), fmtCount(float64(bound))),
 			fmtCount(float64(r.audit.requests)), fmtCount(float64(r.audit.tooMany)),
 			fmt.Sprintf("%d, %.1f", r.audit.peakPerSecond, r.audit.meanPerSecond()),
-			drained,
-			fmt.Sprintf("%.2f s (%.2f s)", r.apiCPU.Seconds(), r.apiIdle.Seconds()),
+			lastWrite,
+			fmt.Sprintf("%.2f s in %.1f s (%.2f s)", r.apiCPU.Seconds(), r.window.Seconds(), r.apiIdle.Seconds()),
 			fmt.Sprintf("%.2f s", r.etcdCPU.Seconds()),
 			fmt.Sprintf("%s/%s, %s", fmtCount(float64(r.dns.inTime)), fmtCount(float64(r.dns.sent)), fmtDur(r.dns.p99())),
 			strings.Join(drops, " / "),

@@ -10,11 +10,21 @@ import (
 	"github.com/coredns/k8s_event/internal/devenv"
 )
 
+// lastWriteAfter is the time from the first query to the fleet's last successful
+// write.
+func (r fleetResult) lastWriteAfter() time.Duration {
+	if r.audit.lastWrite.IsZero() {
+		return 0
+	}
+	return r.audit.lastWrite.Sub(r.start)
+}
+
 // fleetResult is one fleet's run: N replicas against one API server, an outage of
 // their upstream at the same moment.
 type fleetResult struct {
 	mode     fleetMode
 	n        int
+	start    time.Time // the first query
 	replicas []replicaResult
 	dns      dnsLoad
 	drained  bool          // every replica's backlog emptied before the wait's end
@@ -100,7 +110,7 @@ func runFleet(ctx context.Context, o options, cp *devenv.ControlPlane, mode flee
 	if err != nil {
 		return res, err
 	}
-	res.replicas, res.drained, res.window = results, drained, time.Since(start)
+	res.start, res.replicas, res.drained, res.window = start, results, drained, time.Since(start)
 	api2, err1 := cp.CPUTime("kube-apiserver")
 	etcd2, err2 := cp.CPUTime("etcd")
 	if err := errors.Join(err1, err2); err != nil {

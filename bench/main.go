@@ -48,6 +48,8 @@ type options struct {
 	fleetDur   time.Duration // fleet: how long they are sent
 	fleetDrain time.Duration // fleet: most time from the first query until all is written
 	fleetLimit []int         // fleet: EventRateLimit's Namespace QPS and burst
+	// fleetPluginRate is k8s_event's rate in every replica.
+	fleetPluginRate pluginRate
 }
 
 func (o options) runs(part string) bool {
@@ -74,6 +76,7 @@ func main() {
 	flag.DurationVar(&o.fleetDur, "fleet-duration", 10*time.Second, "fleet: how long the queries fail")
 	flag.DurationVar(&o.fleetDrain, "fleet-drain", 2*time.Minute, "fleet: most time from the first query until every line is written or dropped")
 	fleetLimit := flag.String("fleet-limit", "50,100", "fleet: EventRateLimit's Namespace limit, QPS,BURST")
+	fleetPluginRate := flag.String("fleet-plugin-rate", "1/300,25", "fleet: k8s_event's rate QPS,BURST in every replica (the defaults)")
 	flag.Parse()
 	if *quick {
 		// Small sizes, for the flags not given explicitly.
@@ -95,6 +98,9 @@ func main() {
 	}
 	if o.fleetLimit, err = parseInts(*fleetLimit); err != nil || len(o.fleetLimit) != 2 {
 		fatalf("-fleet-limit: want QPS,BURST: %q", *fleetLimit)
+	}
+	if o.fleetPluginRate, err = parsePluginRate(*fleetPluginRate); err != nil {
+		fatalf("-fleet-plugin-rate: %v", err)
 	}
 	paths, err := devenv.FindPaths()
 	if err != nil {
@@ -168,9 +174,9 @@ func header(o options, quick bool, took time.Duration) string {
 	if v := dnsperfVersion(); v != "" {
 		fmt.Fprintf(&b, ", dnsperf %s", v)
 	}
-	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, EventRateLimit %d/s burst %d; took %v",
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; took %v",
 		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
-		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetLimit[0], o.fleetLimit[1], took.Round(time.Second))
+		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1], took.Round(time.Second))
 	return b.String()
 }
 
