@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // controlPlaneBinaries returns the directory of etcd and kube-apiserver, or skips the
@@ -94,5 +96,31 @@ func TestParseStatCPU(t *testing.T) {
 	}
 	if _, err := parseStatCPU("4242 (x) S 1 2"); err == nil {
 		t.Error("a short stat parsed")
+	}
+}
+
+// The options add their flags to envtest's arguments, and WithEventRateLimit writes the
+// admission configuration file its flag names, with the limit in it.
+func TestOptionsSetFlagsAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	args := envtest.EmptyArguments()
+	if err := applyOptions(args, dir, []Option{WithAPIServerFlag("v", "2"), WithEventRateLimit(50, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "admission.yaml")
+	flags := args.AsStrings(nil)
+	for _, want := range []string{"--v=2", "--enable-admission-plugins=EventRateLimit", "--admission-control-config-file=" + file} {
+		if !slices.Contains(flags, want) {
+			t.Errorf("flags %q lack %q", flags, want)
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"name: EventRateLimit", "kind: Configuration", "type: Namespace", "qps: 50", "burst: 100"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("admission configuration lacks %q:\n%s", want, data)
+		}
 	}
 }
