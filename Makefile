@@ -73,7 +73,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s .
 
 # Benchmarks (module bench/): one table, every row a ratio or delta measured in the same
-# run, with its target; BENCHMARKS.md holds a run. About 8 minutes on 2 cores. Progress
+# run, with its target; BENCHMARKS.md holds a run. About 10 minutes on 2 cores. Progress
 # and raw outputs go to stderr, the table to stdout. BENCH_FLAGS=-quick checks the harness
 # in about a minute; see `go run -C bench . -h` for the other flags.
 BENCH_FLAGS ?=

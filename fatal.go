@@ -31,7 +31,7 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 	go func() {
 		client, err := p.waitClient(time.Now().Add(timeout))
 		if err == nil {
-			_, err = client.CoreV1().Events("").CreateWithEventNamespaceWithContext(ctx, ev)
+			_, err = eventsAPI(client).CreateWithEventNamespaceWithContext(ctx, ev)
 			countWrite("create", err)
 		}
 		written <- err

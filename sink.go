@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // eventSink is the record.EventSink a chain's correlator writes through. client-go hands
@@ -22,7 +21,7 @@ type eventSink struct {
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
-	out, reason, err := s.p.write("create", e, func(ctx context.Context, api typedcorev1.EventInterface, e *corev1.Event) (*corev1.Event, error) {
+	out, reason, err := s.p.write("create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.CreateWithEventNamespaceWithContext(ctx, e)
 	})
 	s.resolve(outcomeCreated, reason)
@@ -31,7 +30,7 @@ func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 
 // Patch implements the record.EventSink interface.
 func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
-	out, reason, err := s.p.write("patch", e, func(ctx context.Context, api typedcorev1.EventInterface, e *corev1.Event) (*corev1.Event, error) {
+	out, reason, err := s.p.write("patch", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.PatchWithEventNamespaceWithContext(ctx, e, data)
 	})
 	if apierrors.IsNotFound(err) {
@@ -44,7 +43,7 @@ func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 // Update implements the record.EventSink interface. client-go's recorder does not call
 // it; it is there for the interface, and counted as a merge like Patch.
 func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
-	out, reason, err := s.p.write("update", e, func(ctx context.Context, api typedcorev1.EventInterface, e *corev1.Event) (*corev1.Event, error) {
+	out, reason, err := s.p.write("update", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.UpdateWithEventNamespaceWithContext(ctx, e)
 	})
 	s.resolve(outcomeMerged, reason)
@@ -56,7 +55,7 @@ func (s *eventSink) resolve(outcome, reason string) {
 	s.p.resolve(outcome, reason)
 }
 
-type eventCall func(context.Context, typedcorev1.EventInterface, *corev1.Event) (*corev1.Event, error)
+type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error)
 
 // write makes one Events API call for e, retrying transient failures (see transient)
 // with capped exponential backoff, or the server's Retry-After if longer, until the line
@@ -73,7 +72,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			p.waitFirstLookup()
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
-			out, err = call(ctx, client.CoreV1().Events(""), p.complete(e))
+			out, err = call(ctx, eventsAPI(client), p.complete(e))
 			cancel()
 			countWrite(verb, err)
 			if err == nil {

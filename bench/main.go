@@ -43,6 +43,13 @@ type options struct {
 	spacing    time.Duration // between two of those lines
 	keep       bool          // keep dnsperf's per-query output
 	only       string        // comma-separated parts to run; all if empty
+	fleetSizes []int         // fleet: replicas per fleet
+	fleetRate  int           // fleet: failing queries per second to each replica
+	fleetDur   time.Duration // fleet: how long they are sent
+	fleetDrain time.Duration // fleet: most time from the first query until all is written
+	fleetLimit []int         // fleet: EventRateLimit's Namespace QPS and burst
+	// fleetPluginRate is k8s_event's rate in every replica.
+	fleetPluginRate pluginRate
 }
 
 func (o options) runs(part string) bool {
@@ -63,7 +70,13 @@ func main() {
 	flag.IntVar(&o.latencyN, "latency-lines", 120, "latency: lines timed from log to watch")
 	flag.DurationVar(&o.spacing, "latency-spacing", 250*time.Millisecond, "latency: time between two lines (kubeapi's client sends at most 5 requests/s after a burst of 10)")
 	flag.BoolVar(&o.keep, "keep", false, "DNS: keep dnsperf's per-query output in the raw-output directory")
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: hotpath, flood, dns, scale")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: hotpath, flood, dns, scale, fleet")
+	fleetSizes := flag.String("fleet-sizes", "1,5,20", "fleet: replicas per fleet, comma-separated")
+	flag.IntVar(&o.fleetRate, "fleet-rate", 20, "fleet: failing queries per second to each replica")
+	flag.DurationVar(&o.fleetDur, "fleet-duration", 10*time.Second, "fleet: how long the queries fail")
+	flag.DurationVar(&o.fleetDrain, "fleet-drain", 2*time.Minute, "fleet: most time from the first query until every line is written or dropped")
+	fleetLimit := flag.String("fleet-limit", "50,100", "fleet: EventRateLimit's Namespace limit, QPS,BURST")
+	fleetPluginRate := flag.String("fleet-plugin-rate", "1/300,25", "fleet: k8s_event's rate QPS,BURST in every replica (the defaults)")
 	flag.Parse()
 	if *quick {
 		// Small sizes, for the flags not given explicitly.
@@ -72,11 +85,22 @@ func main() {
 		for name, value := range map[string]string{
 			"count": "2", "benchtime": "100ms", "flood-duration": "1s", "scale-lines": "2000",
 			"scale-caches": "16,64", "pairs": "1", "run-duration": "2s", "latency-lines": "8",
+			"fleet-sizes": "1,3", "fleet-duration": "2s", "fleet-drain": "30s", "fleet-limit": "5,10",
 		} {
 			if !set[name] {
 				flag.Set(name, value)
 			}
 		}
+	}
+	var err error
+	if o.fleetSizes, err = parseInts(*fleetSizes); err != nil {
+		fatalf("-fleet-sizes: %v", err)
+	}
+	if o.fleetLimit, err = parseInts(*fleetLimit); err != nil || len(o.fleetLimit) != 2 {
+		fatalf("-fleet-limit: want QPS,BURST: %q", *fleetLimit)
+	}
+	if o.fleetPluginRate, err = parsePluginRate(*fleetPluginRate); err != nil {
+		fatalf("-fleet-plugin-rate: %v", err)
 	}
 	paths, err := devenv.FindPaths()
 	if err != nil {
@@ -119,6 +143,10 @@ func main() {
 	if testBin != "" && o.runs("scale") {
 		step("scale", func() error { return scale(o, testBin, t) })
 	}
+	ft := &fleetTable{}
+	if o.runs("fleet") {
+		step("fleet", func() error { return fleet(ctx, o, t, ft) })
+	}
 
 	if testBin != "" {
 		os.Remove(testBin) // 100 MB; the rest of the raw outputs is small
@@ -126,6 +154,10 @@ func main() {
 	fmt.Println(header(o, *quick, time.Since(began)))
 	fmt.Println()
 	t.print(os.Stdout)
+	if len(ft.results) > 0 {
+		fmt.Println()
+		ft.print(os.Stdout)
+	}
 	if failed {
 		os.Exit(1)
 	}
@@ -142,8 +174,9 @@ func header(o options, quick bool, took time.Duration) string {
 	if v := dnsperfVersion(); v != "" {
 		fmt.Fprintf(&b, ", dnsperf %s", v)
 	}
-	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; took %v",
-		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines, took.Round(time.Second))
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; took %v",
+		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
+		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1], took.Round(time.Second))
 	return b.String()
 }
 

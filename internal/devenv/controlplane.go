@@ -55,8 +55,9 @@ type ControlPlane struct {
 func init() { ctrllog.SetLogger(logr.Discard()) } // envtest logs nothing we read
 
 // StartControlPlane starts etcd and kube-apiserver in a new temporary directory and
-// waits until the API is ready. Stop removes the directory.
-func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
+// waits until the API is ready. Stop removes the directory. Options change how
+// kube-apiserver runs (admission.go).
+func StartControlPlane(binDir string, opts ...Option) (_ *ControlPlane, err error) {
 	for _, name := range []string{"etcd", "kube-apiserver", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
 			return nil, fmt.Errorf("%v (build it with make controlplane)", err)
@@ -96,6 +97,9 @@ func StartControlPlane(binDir string) (_ *ControlPlane, err error) {
 		Set("audit-policy-file", cp.path("audit-policy.yaml")).
 		Set("audit-log-path", cp.AuditLogPath()).
 		Set("profiling", "false")
+	if err := applyOptions(api.Configure(), cp.dir, opts); err != nil {
+		return nil, err
+	}
 	cp.env = &envtest.Environment{
 		ControlPlane: envtest.ControlPlane{
 			APIServer:   api,

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coredns/k8s_event/internal/devenv"
+)
+
+// The plugin's retry schedule after a transient failure (README, "When the API server
+// fails"): 1 s, doubling, at most 30 s, or the server's Retry-After if longer.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 30 * time.Second
+)
+
+// backoffAfter is the least wait the schedule allows after the k-th failure in a row
+// (k ≥ 1) of one write.
+func backoffAfter(k int) time.Duration {
+	d := firstBackoff
+	for i := 1; i < k && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// fleetAudit is what the API server's audit log shows of a fleet's Event writes.
+type fleetAudit struct {
+	requests, writes, tooMany, otherErrors int
+	perReplica                             map[string]*replicaAudit
+	peakPerSecond                          int           // most successful writes received within one second
+	firstWrite, lastWrite                  time.Time     // of the successful writes
+	retries                                int           // requests that followed a 429 of the same replica
+	early                                  int           // of those, sent sooner than the schedule allows
+	shortestRetry                          time.Duration // shortest wait from a 429 to the retry; 0 for none
+}
+
+// replicaAudit is one replica's share of a fleetAudit.
+type replicaAudit struct{ requests, writes, tooMany int }
+
+// auditFleet reads the requests on Events that the replicas, the Pods named in pods,
+// made: an event's name starts with its Pod's name and a dot (client-go names them so),
+// and the plugin writes one event at a time, so each replica's requests, in the order
+// received, are its writes and their retries. A retry follows a 429 (k in a row) only
+// after backoffAfter(k): the EventRateLimit plugin's 429 has no Retry-After.
+func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
+	a := fleetAudit{perReplica: map[string]*replicaAudit{}}
+	byPod := map[string][]devenv.AuditEvent{}
+	for _, e := range evs {
+		ref := e.ObjectRef
+		if ref.Resource != "events" || ref.APIGroup != "" || ref.Namespace != devenv.CoreDNSNamespace ||
+			(e.Verb != "create" && e.Verb != "patch" && e.Verb != "update") {
+			continue
+		}
+		for _, p := range pods {
+			if strings.HasPrefix(ref.Name, p+".") {
+				byPod[p] = append(byPod[p], e)
+				break
+			}
+		}
+	}
+	perSecond := map[int64]int{}
+	for _, p := range pods {
+		reqs := byPod[p]
+		slices.SortStableFunc(reqs, func(x, y devenv.AuditEvent) int { return x.Received.Compare(y.Received) })
+		ra := &replicaAudit{}
+		a.perReplica[p] = ra
+		failures := 0 // 429s in a row
+		for i, e := range reqs {
+			if failures > 0 {
+				wait := e.Received.Sub(reqs[i-1].Received)
+				a.retries++
+				if float64(wait) < 0.99*float64(backoffAfter(failures)) {
+					a.early++
+				}
+				if a.shortestRetry == 0 || wait < a.shortestRetry {
+					a.shortestRetry = wait
+				}
+			}
+			ra.requests++
+			switch code := e.ResponseStatus.Code; {
+			case code >= 200 && code < 300:
+				ra.writes++
+				perSecond[e.Received.Unix()]++
+				if a.firstWrite.IsZero() || e.Received.Before(a.firstWrite) {
+					a.firstWrite = e.Received
+				}
+				if e.Received.After(a.lastWrite) {
+					a.lastWrite = e.Received
+				}
+				failures = 0
+			case code == 429:
+				ra.tooMany++
+				failures++
+			default:
+				a.otherErrors++
+				failures = 0
+			}
+		}
+		a.requests += ra.requests
+		a.writes += ra.writes
+		a.tooMany += ra.tooMany
+	}
+	for _, n := range perSecond {
+		a.peakPerSecond = max(a.peakPerSecond, n)
+	}
+	return a
+}
+
+// meanPerSecond is the successful writes per second from the first to the last.
+func (a fleetAudit) meanPerSecond() float64 {
+	d := a.lastWrite.Sub(a.firstWrite).Seconds()
+	if d < 1 {
+		return float64(a.writes)
+	}
+	return float64(a.writes) / d
+}
