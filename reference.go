@@ -106,11 +106,13 @@ func (p *pipeline) completeReference() {
 			var uid types.UID
 			uid, err = lookupPodUID(ctx, client, id)
 			cancel()
-			tried.Do(func() { close(p.firstLookup) })
-			if err == nil {
+			if err == nil { // stored before firstLookup closes: the writes waiting on it see the UID
 				ref := *p.ref.Load()
 				ref.UID = uid
 				p.ref.Store(&ref)
+			}
+			tried.Do(func() { close(p.firstLookup) })
+			if err == nil {
 				return
 			}
 		}
