@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/coredns/caddy"
-
 	corev1 "k8s.io/api/core/v1"
 )
 
