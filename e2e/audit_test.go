@@ -18,34 +18,44 @@ type eventWrites struct {
 
 func (w eventWrites) total() int { return w.byVerb["create"] + w.byVerb["patch"] + w.byVerb["update"] }
 
-// auditEventWrites counts the event writes of the coredns identity on the Pod's events,
-// recognised by their names, which client-go derives from the Pod's ("NAME.HEX"). A
-// create refused by authorization has no name in the log: auditEventWritesSince
-// counts those.
-func auditEventWrites(t *testing.T, pod *corev1.Pod) eventWrites {
-	t.Helper()
-	return readAudit(t, func(e devenv.AuditEvent) bool {
+// onPod keeps the writes on the Pod's events, recognised by their names, which client-go
+// derives from the Pod's ("NAME.HEX"). A create refused by authorization has no name in
+// the log: receivedSince counts those.
+func onPod(pod *corev1.Pod) func(devenv.AuditEvent) bool {
+	return func(e devenv.AuditEvent) bool {
 		return e.ObjectRef.Namespace == pod.Namespace && strings.HasPrefix(e.ObjectRef.Name, pod.Name+".")
-	})
+	}
 }
 
-// auditEventWritesSince counts every event write of the coredns identity received at
-// since or later: only for tests that run alone.
-func auditEventWritesSince(t *testing.T, since time.Time) eventWrites {
-	t.Helper()
-	return readAudit(t, func(e devenv.AuditEvent) bool { return !e.Received.Before(since) })
+// receivedSince keeps the writes received at since or later: on a cluster where one
+// CoreDNS at a time runs.
+func receivedSince(since time.Time) func(devenv.AuditEvent) bool {
+	return func(e devenv.AuditEvent) bool { return !e.Received.Before(since) }
 }
 
-func readAudit(t *testing.T, keep func(devenv.AuditEvent) bool) eventWrites {
+// waitAudit counts the event writes of the coredns identity that keep accepts, rereading
+// the audit log until it holds at least want of them or 10 s pass (the API server may
+// write an entry just after its answer). It returns the last count, which the caller
+// checks: it may hold more.
+func (cl *cluster) waitAudit(t *testing.T, want int, keep func(devenv.AuditEvent) bool) eventWrites {
 	t.Helper()
-	evs, err := suite.cp.AuditEvents()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if w := cl.eventWrites(t, keep); w.total() >= want || time.Now().After(deadline) {
+			return w
+		}
+	}
+}
+
+func (cl *cluster) eventWrites(t *testing.T, keep func(devenv.AuditEvent) bool) eventWrites {
+	t.Helper()
+	evs, err := cl.cp.AuditEvents()
 	if err != nil {
 		t.Fatalf("audit log: %v", err)
 	}
 	w := eventWrites{byVerb: map[string]int{}}
 	for _, e := range evs {
 		switch {
-		case e.User.Username != devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns") || e.ObjectRef.Resource != "events" || !keep(e):
+		case e.User.Username != corednsUser || e.ObjectRef.Resource != "events" || !keep(e):
 		case e.Verb == "create" || e.Verb == "patch" || e.Verb == "update":
 			w.byVerb[e.Verb]++
 			if code := e.ResponseStatus.Code; code == 403 {
@@ -56,17 +66,4 @@ func readAudit(t *testing.T, keep func(devenv.AuditEvent) bool) eventWrites {
 		}
 	}
 	return w
-}
-
-// waitAudit rereads the audit log, with read, until it holds at least want writes or 10 s
-// pass (the API server may write an entry just after its answer), and returns the last
-// reading, which the caller checks: it may hold more.
-func waitAudit(t *testing.T, want int, read func() eventWrites) eventWrites {
-	t.Helper()
-	var w eventWrites
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if w = read(); w.total() >= want || time.Now().After(deadline) {
-			return w
-		}
-	}
 }

@@ -14,7 +14,7 @@ import (
 // it exits non-zero naming plugin/k8s_event and the problem.
 func TestBadCorefile(t *testing.T) {
 	t.Parallel()
-	requireSuite(t)
+	cl := sharedCluster(t)
 	archive, err := txtar.ParseFile(suite.paths.Testdata("bad-corefiles.txtar"))
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestBadCorefile(t *testing.T) {
 	var cases []badCorefile
 	for _, f := range archive.Files {
 		want, _, _ := strings.Cut(strings.TrimPrefix(string(f.Data), "# want: "), "\n")
-		cases = append(cases, badCorefile{f.Name, serverBlock(rootZone(freeAddr(t)), kubeapiDirective(), string(f.Data)), want})
+		cases = append(cases, badCorefile{f.Name, serverBlock(rootZone(freeAddr(t)), cl.kubeapi(), string(f.Data)), want})
 	}
 	if len(cases) < 10 {
 		t.Fatalf("%d cases in bad-corefiles.txtar, want its whole table", len(cases))
@@ -31,8 +31,8 @@ func TestBadCorefile(t *testing.T) {
 	cases = append(cases,
 		badCorefile{"without kubeapi", serverBlock(rootZone(freeAddr(t)), "whoami", k8sEventDirective()), "has k8s_event but no kubeapi"},
 		badCorefile{"different settings in two server blocks",
-			serverBlock(zoneKey("a.test.", freeAddr(t)), "whoami", kubeapiDirective(), k8sEventDirective("level info")) +
-				serverBlock(zoneKey("b.test.", freeAddr(t)), "whoami", kubeapiDirective(), k8sEventDirective("level error")),
+			serverBlock(zoneKey("a.test.", freeAddr(t)), "whoami", cl.kubeapi(), k8sEventDirective("level info")) +
+				serverBlock(zoneKey("b.test.", freeAddr(t)), "whoami", cl.kubeapi(), k8sEventDirective("level error")),
 			"configure k8s_event differently"},
 	)
 	for _, tc := range cases {

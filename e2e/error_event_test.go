@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +14,7 @@ import (
 // where a user looks: with the Pod UID from the Downward API, and looked up.
 func TestErrorEvent(t *testing.T) {
 	t.Parallel()
+	cl := sharedCluster(t)
 	for _, tc := range []struct {
 		name    string
 		withUID bool
@@ -24,20 +24,20 @@ func TestErrorEvent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pod := newPod(t)
-			c, addr := startFailingUpstream(t, pod, tc.withUID)
+			pod := cl.newPod(t)
+			c, addr := startFailingUpstream(t, cl, podEnv(pod, tc.withUID), k8sEventDirective())
 
 			failQuery(t, addr, "first.example.org.")
 			first := loggedMessage(t, c, "ERROR", "first.example.org.")
 			if !strings.HasPrefix(first, "plugin/errors: 2 first.example.org. A: ") {
 				t.Fatalf("unexpected error line %q", first)
 			}
-			waitEvent(t, pod, reasonError, first)
+			cl.waitEvent(t, pod, reasonError, first)
 
 			// A second line, so that a late duplicate of the first would show by now.
 			failQuery(t, addr, "second.example.org.")
 			second := loggedMessage(t, c, "ERROR", "second.example.org.")
-			evs := waitEvents(t, pod, eventTimeout, "second event", func(evs []corev1.Event) bool {
+			evs := cl.waitEvents(t, pod, eventTimeout, "second event", func(evs []corev1.Event) bool {
 				return len(matching(evs, reasonError, second)) > 0
 			})
 			if len(evs) != 2 {
@@ -50,16 +50,16 @@ func TestErrorEvent(t *testing.T) {
 				}
 				checkEvent(t, m[0], pod, reasonError)
 			}
-			if w := waitAudit(t, 2, func() eventWrites { return auditEventWrites(t, pod) }); w.total() != 2 || w.byVerb["create"] != 2 || w.allowed != 2 {
+			if w := cl.waitAudit(t, 2, onPod(pod)); w.total() != 2 || w.byVerb["create"] != 2 || w.allowed != 2 {
 				t.Errorf("audit log: want 2 allowed creates, got %v (%d allowed, %d denied)", w.byVerb, w.allowed, w.denied)
 			}
 
 			// Where a user looks.
-			describe := kubectl(t, "describe", "pod", pod.Name, "-n", pod.Namespace)
+			describe := cl.kubectl(t, "describe", "pod", pod.Name, "-n", pod.Namespace)
 			if lineWith(describe, "Warning", reasonError, first) == "" {
 				t.Errorf("kubectl describe pod does not list the event %q:\n%s", first, describe)
 			}
-			events := kubectl(t, "events", "-n", pod.Namespace, "--for", "pod/"+pod.Name)
+			events := cl.kubectl(t, "events", "-n", pod.Namespace, "--for", "pod/"+pod.Name)
 			if lineWith(events, "Warning", reasonError, "Pod/"+pod.Name, first) == "" {
 				t.Errorf("kubectl events does not list the event %q:\n%s", first, events)
 			}
@@ -71,8 +71,9 @@ func TestErrorEvent(t *testing.T) {
 // printed it, never read as a format string.
 func TestPercentInQueryName(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	c, addr := startFailingUpstream(t, pod, true)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective())
 
 	const name = "100%25d.%s%d%v%!x.example.org."
 	failQuery(t, addr, name)
@@ -80,9 +81,9 @@ func TestPercentInQueryName(t *testing.T) {
 	if !strings.Contains(msg, " 100%25d.%s%d%v%!x.example.org. A: ") {
 		t.Fatalf("CoreDNS printed the name differently than expected: %q", msg)
 	}
-	e := waitEvent(t, pod, reasonError, msg)
+	e := cl.waitEvent(t, pod, reasonError, msg)
 	checkEvent(t, e, pod, reasonError)
-	if evs := podEvents(t, pod); len(evs) != 1 {
+	if evs := cl.events(t, pod); len(evs) != 1 {
 		t.Errorf("want exactly one event, got:\n%s", devenv.FormatEvents(evs))
 	}
 }
@@ -91,29 +92,20 @@ func TestPercentInQueryName(t *testing.T) {
 // becomes an event: the plugin writes what it holds before the process exits.
 func TestEventBeforeShutdown(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	c, addr := startFailingUpstream(t, pod, false)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, false), k8sEventDirective())
 
 	failQuery(t, addr, "last-words.example.org.")
 	if err := c.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	msg := loggedMessage(t, c, "ERROR", "last-words.example.org.")
-	evs := podEvents(t, pod) // listed once: the process is gone, nothing more will come
+	evs := cl.events(t, pod) // listed once: the process is gone, nothing more will come
 	if m := matching(evs, reasonError, msg); len(m) != 1 || m[0].Count != 1 {
 		t.Fatalf("want one event %q, got:\n%s", msg, devenv.FormatEvents(evs))
 	}
 	checkEvent(t, evs[0], pod, reasonError)
-}
-
-// kubectl runs kubectl as the admin and returns its output.
-func kubectl(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := suite.cp.Kubectl(timeout(t, 30*time.Second), args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // lineWith returns the first line of out that contains every one of parts, or "".
@@ -124,19 +116,4 @@ func lineWith(out string, parts ...string) string {
 		}
 	}
 	return ""
-}
-
-// startFailingUpstream starts ./coredns reporting as pod with k8s_event's defaults, with
-// errors and a forward to a dead upstream, so every query logs an error line. It returns
-// the server and its address.
-func startFailingUpstream(t *testing.T, pod *corev1.Pod, withUID bool) (*devenv.CoreDNS, string) {
-	t.Helper()
-	addr := freeAddr(t)
-	c := startCoreDNS(t, serverBlock(rootZone(addr),
-		"errors",
-		failingForward(t),
-		kubeapiDirective(),
-		k8sEventDirective(),
-	), podEnv(pod, withUID)...)
-	return c, addr
 }

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -29,41 +26,6 @@ const combinedPrefix = "(combined from similar events): "
 // nodeName is what the tests give CoreDNS as COREDNS_NODE_NAME.
 const nodeName = "e2e-node"
 
-// podSeq keeps Pod names unique across the tests of one run.
-var podSeq atomic.Int32
-
-// newPod applies the manifests (deploy/rbac.yaml if none) and creates a CoreDNS Pod
-// object named after the test, for this test alone. If the test fails, the end of the
-// control plane's logs is printed.
-func newPod(t *testing.T, manifests ...string) *corev1.Pod {
-	t.Helper()
-	cp := requireSuite(t)
-	if len(manifests) == 0 {
-		manifests = []string{suite.paths.Deploy("rbac.yaml")}
-	}
-	ctx := timeout(t, 30*time.Second)
-	if err := cp.Apply(ctx, manifests...); err != nil {
-		t.Fatal(err)
-	}
-	// A unique DNS-1123 name, from the test's.
-	name := strings.Trim(strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '-'
-	}, strings.ToLower(t.Name()[:min(len(t.Name()), 50)])), "-")
-	pod, err := cp.CoreDNSPod(ctx, fmt.Sprintf("%s-%d", name, podSeq.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.LogTail(40))
-		}
-	})
-	return pod
-}
-
 // podEnv is the Downward API environment a CoreDNS Pod would have. Without withUID the
 // plugin has to look the UID up.
 func podEnv(pod *corev1.Pod, withUID bool) []string {
@@ -74,45 +36,24 @@ func podEnv(pod *corev1.Pod, withUID bool) []string {
 	return env
 }
 
-// podEvents lists, as the admin, the events on the Pod.
-func podEvents(t *testing.T, pod *corev1.Pod) []corev1.Event {
-	t.Helper()
-	evs, err := devenv.ListEvents(timeout(t, 10*time.Second), suite.cp.AdminClient(), pod.Namespace, pod.Name)
-	if err != nil {
-		t.Fatalf("list events: %v", err)
-	}
-	return evs
-}
-
-// waitEvents polls the Pod's events until cond holds for them, and returns them.
-func waitEvents(t *testing.T, pod *corev1.Pod, d time.Duration, what string, cond func([]corev1.Event) bool) []corev1.Event {
-	t.Helper()
-	evs, err := devenv.WaitEvents(timeout(t, d), suite.cp.AdminClient(), pod.Namespace, pod.Name, what, cond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
-}
-
-// waitEvent waits for an event with this reason and exact message, and returns it.
-func waitEvent(t *testing.T, pod *corev1.Pod, reason, message string) corev1.Event {
-	t.Helper()
-	evs := waitEvents(t, pod, eventTimeout, fmt.Sprintf("%s event %q", reason, message), func(evs []corev1.Event) bool {
-		return len(matching(evs, reason, message)) > 0
-	})
-	return matching(evs, reason, message)[0]
+// keepEvents returns the events keep accepts.
+func keepEvents(evs []corev1.Event, keep func(corev1.Event) bool) []corev1.Event {
+	return slices.DeleteFunc(slices.Clone(evs), func(e corev1.Event) bool { return !keep(e) })
 }
 
 // matching returns the events with this reason (any if "") and exact message.
 func matching(evs []corev1.Event, reason, message string) []corev1.Event {
-	return slices.DeleteFunc(slices.Clone(evs), func(e corev1.Event) bool {
-		return reason != "" && e.Reason != reason || e.Message != message
-	})
+	return keepEvents(evs, func(e corev1.Event) bool { return (reason == "" || e.Reason == reason) && e.Message == message })
 }
 
 // withReason returns the events with this reason.
 func withReason(evs []corev1.Event, reason string) []corev1.Event {
-	return slices.DeleteFunc(slices.Clone(evs), func(e corev1.Event) bool { return e.Reason != reason })
+	return keepEvents(evs, func(e corev1.Event) bool { return e.Reason == reason })
+}
+
+// withMessage returns the events whose message contains substr.
+func withMessage(evs []corev1.Event, substr string) []corev1.Event {
+	return keepEvents(evs, func(e corev1.Event) bool { return strings.Contains(e.Message, substr) })
 }
 
 // totalCount adds up the Count of the events: how many lines they stand for.

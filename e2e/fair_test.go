@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
-	corev1 "k8s.io/api/core/v1"
 )
 
 const (
@@ -29,14 +28,15 @@ const (
 // would have been merged into the errors lines' combined event.)
 func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	corefile := func(k8sEvent string) string {
 		return serverBlock(rootZone(addr),
 			"errors",
 			failingForward(t),
 			"reload 2s 1s",
-			kubeapiDirective(),
+			cl.kubeapi(),
 			k8sEvent,
 			prometheusDirective(metricsAddr),
 		)
@@ -70,7 +70,7 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 	if tag == "WARNING" {
 		reason = reasonWarning
 	}
-	e := waitEvent(t, pod, reason, msg)
+	e := cl.waitEvent(t, pod, reason, msg)
 	took := time.Since(printed)
 	t.Logf("%q: event %s %v after the line", msg, e.Name, took.Round(time.Millisecond))
 	if took > ownEventLimit {
@@ -83,7 +83,7 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 
 	// The errors lines' events say where they come from too, the combined one included,
 	// and none of them took the reload line in.
-	evs := podEvents(t, pod)
+	evs := cl.events(t, pod)
 	errorsEvents, combined := 0, 0
 	for _, ev := range evs {
 		if !strings.Contains(ev.Message, "plugin/errors: ") {
@@ -101,7 +101,7 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 	if errorsEvents == 0 {
 		t.Errorf("no event of the errors lines:\n%s", devenv.FormatEvents(evs))
 	}
-	if n := len(keepEvents(evs, func(ev corev1.Event) bool { return strings.Contains(ev.Message, "plugin/reload: ") })); n != 1 {
+	if n := len(withMessage(evs, "plugin/reload: ")); n != 1 {
 		t.Errorf("%d events carry the reload line, want 1:\n%s", n, devenv.FormatEvents(evs))
 	}
 	if exited, err := c.Exited(); exited {
@@ -113,19 +113,14 @@ func TestReloadFailureDuringErrorsFlood(t *testing.T) {
 // fatal line becomes an event before CoreDNS exits, annotated with its plugin.
 func TestFatalByDefault(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	addr := freeAddr(t)
-	c := launchCoreDNS(t, serverBlock(rootZone(addr),
-		"loop",
-		"forward . "+addr, // itself
-		kubeapiDirective(),
-		k8sEventDirective(),
-	), podEnv(pod, true)...)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	c := launchLoop(t, cl.kubeapi(), podEnv(pod, true))
 
 	waitFatalExit(t, c, fatalExitTimeout)
 	msg := fatalMessage(t, c)
 	// Listed once, right after the exit: the event was written before CoreDNS exited.
-	evs := keepEvents(podEvents(t, pod), func(e corev1.Event) bool { return e.Reason == reasonFatal })
+	evs := withReason(cl.events(t, pod), reasonFatal)
 	if len(evs) != 1 || evs[0].Message != msg || evs[0].Count != 1 {
 		t.Fatalf("want exactly one fatal event %q with count 1, got:\n%s", msg, devenv.FormatEvents(evs))
 	}
@@ -133,15 +128,4 @@ func TestFatalByDefault(t *testing.T) {
 	if got := evs[0].Annotations[pluginAnnotation]; got != "loop" {
 		t.Errorf("the fatal event's annotations are %v, want %s: loop", evs[0].Annotations, pluginAnnotation)
 	}
-}
-
-// keepEvents returns the events keep accepts.
-func keepEvents(evs []corev1.Event, keep func(corev1.Event) bool) []corev1.Event {
-	var out []corev1.Event
-	for _, e := range evs {
-		if keep(e) {
-			out = append(out, e)
-		}
-	}
-	return out
 }

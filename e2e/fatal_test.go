@@ -25,13 +25,14 @@ const (
 // with code 1; the CoreDNSFatal event is in the API once the process is gone.
 func TestFatal(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	c := launchLoop(t, kubeapiDirective(), podEnv(pod, false)) // the UID lookup runs meanwhile
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	c := launchLoop(t, cl.kubeapi(), podEnv(pod, false), "level fatal") // the UID lookup runs meanwhile
 
 	waitFatalExit(t, c, fatalExitTimeout)
 	msg := fatalMessage(t, c)
 	// Listed once, right after the exit: the event was written before CoreDNS exited.
-	evs := podEvents(t, pod)
+	evs := cl.events(t, pod)
 	if len(evs) != 1 || evs[0].Message != msg || evs[0].Count != 1 {
 		t.Fatalf("want exactly one event %q with count 1, got:\n%s", msg, devenv.FormatEvents(evs))
 	}
@@ -44,7 +45,7 @@ func TestFatalAPIHung(t *testing.T) {
 	t.Parallel()
 	requireSuite(t)
 	c := launchLoop(t, "kubeapi {\n    kubeconfig "+hungKubeconfig(t)+"\n}",
-		[]string{"COREDNS_POD_NAME=hung", "COREDNS_NAMESPACE=kube-system", "COREDNS_NODE_NAME=" + nodeName})
+		[]string{"COREDNS_POD_NAME=hung", "COREDNS_NAMESPACE=kube-system", "COREDNS_NODE_NAME=" + nodeName}, "level fatal")
 	waitFatalExit(t, c, hungExitLimit)
 	fatalMessage(t, c)
 }
@@ -59,15 +60,15 @@ func waitFatalExit(t *testing.T, c *devenv.CoreDNS, d time.Duration) {
 }
 
 // launchLoop starts CoreDNS forwarding to itself, which the loop plugin detects at
-// start-up, with k8s_event reporting fatal lines only.
-func launchLoop(t *testing.T, kubeapi string, env []string) *devenv.CoreDNS {
+// start-up, with k8s_event's settings.
+func launchLoop(t *testing.T, kubeapi string, env []string, settings ...string) *devenv.CoreDNS {
 	t.Helper()
 	addr := freeAddr(t)
 	return launchCoreDNS(t, serverBlock(rootZone(addr),
 		"loop",
 		"forward . "+addr, // itself
 		kubeapi,
-		k8sEventDirective("level fatal"),
+		k8sEventDirective(settings...),
 	), env...)
 }
 

@@ -16,6 +16,7 @@ import (
 // shows that a filtered line never got near the API.
 func TestFilters(t *testing.T) {
 	t.Parallel()
+	cl := sharedCluster(t)
 	for _, tc := range []struct {
 		name      string
 		settings  []string
@@ -43,13 +44,13 @@ func TestFilters(t *testing.T) {
 			if tc.errorTag == "WARNING" {
 				errorReason = reasonWarning
 			}
-			pod := newPod(t)
+			pod := cl.newPod(t)
 			addr, metricsAddr := freeAddr(t), freeAddr(t)
 			c := startCoreDNS(t, serverBlock(rootZone(addr),
 				tc.errors,
 				"reload 2s 1s",
 				failingForward(t),
-				kubeapiDirective(),
+				cl.kubeapi(),
 				k8sEventDirective(tc.settings...),
 				prometheusDirective(metricsAddr),
 			), podEnv(pod, true)...)
@@ -71,11 +72,11 @@ func TestFilters(t *testing.T) {
 
 			var want []string
 			if tc.wantInfo {
-				checkEvent(t, waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
+				checkEvent(t, cl.waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
 				want = append(want, infoMsg)
 			}
 			if tc.wantError {
-				checkEvent(t, waitEvent(t, pod, errorReason, errorMsg), pod, errorReason)
+				checkEvent(t, cl.waitEvent(t, pod, errorReason, errorMsg), pod, errorReason)
 				want = append(want, errorMsg)
 			}
 			if len(want) == 0 {
@@ -85,7 +86,7 @@ func TestFilters(t *testing.T) {
 				m := scrape(t, metricsAddr)
 				return int(m.Sum(metricWrites)) >= len(want), fmt.Sprintf("api_writes_total %v", m.Sum(metricWrites))
 			})
-			if evs := podEvents(t, pod); len(evs) != len(want) || totalCount(evs) != len(want) {
+			if evs := cl.events(t, pod); len(evs) != len(want) || totalCount(evs) != len(want) {
 				t.Errorf("want exactly the events %q, once each, got:\n%s", want, devenv.FormatEvents(evs))
 			}
 		})
@@ -103,14 +104,15 @@ func b2i(b bool) int {
 // and the same k8s_event, report each line once.
 func TestTwoServerBlocks(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
 	addrA, addrB, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	k8sEvent := k8sEventDirective("level info error", "rate 1 256")
 	c := startCoreDNS(t,
 		serverBlock(zoneKey("a.test.", addrA), "errors", "reload 2s 1s", failingForward(t),
-			kubeapiDirective(), k8sEvent, prometheusDirective(metricsAddr))+
+			cl.kubeapi(), k8sEvent, prometheusDirective(metricsAddr))+
 			serverBlock(zoneKey("b.test.", addrB), "errors", failingForward(t),
-				kubeapiDirective(), k8sEvent),
+				cl.kubeapi(), k8sEvent),
 		podEnv(pod, true)...)
 
 	infoMsg := loggedMessage(t, c, "INFO", "plugin/reload: Running configuration SHA512 = ")
@@ -119,14 +121,14 @@ func TestTwoServerBlocks(t *testing.T) {
 	msgA := loggedMessage(t, c, "ERROR", "one.a.test.")
 	msgB := loggedMessage(t, c, "ERROR", "two.b.test.")
 
-	checkEvent(t, waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
-	checkEvent(t, waitEvent(t, pod, reasonError, msgA), pod, reasonError)
-	checkEvent(t, waitEvent(t, pod, reasonError, msgB), pod, reasonError)
+	checkEvent(t, cl.waitEvent(t, pod, reasonInfo, infoMsg), pod, reasonInfo)
+	checkEvent(t, cl.waitEvent(t, pod, reasonError, msgA), pod, reasonError)
+	checkEvent(t, cl.waitEvent(t, pod, reasonError, msgB), pod, reasonError)
 	m := scrape(t, metricsAddr)
 	if m.Get(metricLines, "level", "info") != 1 || m.Get(metricLines, "level", "error") != 2 {
 		t.Errorf("lines_total: info %v, error %v; want 1 and 2", m.Get(metricLines, "level", "info"), m.Get(metricLines, "level", "error"))
 	}
-	evs := podEvents(t, pod)
+	evs := cl.events(t, pod)
 	for _, msg := range []string{infoMsg, msgA, msgB} {
 		if got := matching(evs, "", msg); len(got) != 1 || got[0].Count != 1 {
 			t.Errorf("line %q: want one event with count 1, got:\n%s", msg, devenv.FormatEvents(got))
@@ -135,7 +137,7 @@ func TestTwoServerBlocks(t *testing.T) {
 	if len(evs) != 3 {
 		t.Errorf("want 3 events, one per line, got:\n%s", devenv.FormatEvents(evs))
 	}
-	if w := waitAudit(t, 3, func() eventWrites { return auditEventWrites(t, pod) }); w.total() != 3 || w.allowed != 3 {
+	if w := cl.waitAudit(t, 3, onPod(pod)); w.total() != 3 || w.allowed != 3 {
 		t.Errorf("audit log: want 3 allowed writes, got %v (%d allowed)", w.byVerb, w.allowed)
 	}
 }

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +32,17 @@ func startCoreDNS(t *testing.T, corefile string, env ...string) *devenv.CoreDNS 
 	return c
 }
 
+// startFailingUpstream starts ./coredns with env and waits until it serves: errors and a
+// forward to a dead upstream, so that every query logs an error line, kubeapi as cl's
+// coredns ServiceAccount, and directives (k8s_event's among them). It returns the server
+// and its DNS address.
+func startFailingUpstream(t *testing.T, cl *cluster, env []string, directives ...string) (*devenv.CoreDNS, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	directives = append([]string{"errors", failingForward(t), cl.kubeapi()}, directives...)
+	return startCoreDNS(t, serverBlock(rootZone(addr), directives...), env...), addr
+}
+
 // launchCoreDNS starts ./coredns without waiting for it to serve.
 func launchCoreDNS(t *testing.T, corefile string, env ...string) *devenv.CoreDNS {
 	t.Helper()
@@ -47,6 +60,14 @@ func launchCoreDNS(t *testing.T, corefile string, env ...string) *devenv.CoreDNS
 		}
 	})
 	return c
+}
+
+// reload replaces CoreDNS's Corefile and has it reload now (SIGUSR1).
+func reload(t *testing.T, c *devenv.CoreDNS, corefile string) {
+	t.Helper()
+	if err := errors.Join(c.WriteCorefile(corefile), c.Signal(syscall.SIGUSR1)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // timeout is a context that ends after d, or when the test has ended. It works in
@@ -203,9 +224,6 @@ func zoneKey(zone, addr string) string {
 
 // rootZone is the server block key for the root zone on addr's port.
 func rootZone(addr string) string { return zoneKey(".", addr) }
-
-// kubeapiDirective connects a server block to the API server as the coredns ServiceAccount.
-func kubeapiDirective() string { return "kubeapi {\n    kubeconfig " + suite.kubeconfig + "\n}" }
 
 // k8sEventDirective renders k8s_event with the given settings, one per line.
 func k8sEventDirective(settings ...string) string {

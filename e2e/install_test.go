@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -28,11 +29,10 @@ const installImage = "k8s-event-e2e/coredns:install"
 // keptEnv is an env entry of the Deployment before the patch, which the patch must keep.
 var keptEnv = corev1.EnvVar{Name: "K8S_EVENT_E2E_KEPT", Value: "kept"}
 
-// installedCluster is a control plane on which deploy/ was installed, and a CoreDNS Pod
-// object made from the installed Deployment's template.
+// installedCluster is a cluster on which deploy/ was installed, and the installed
+// Deployment.
 type installedCluster struct {
-	cp         *devenv.ControlPlane
-	kubeconfig string // a TokenRequest token of ServiceAccount kube-system/coredns
+	*cluster
 	deployment *appsv1.Deployment
 }
 
@@ -96,9 +96,8 @@ func kubeadmDeployment() *appsv1.Deployment {
 // and gets a token of the ServiceAccount.
 func installDeploy(t *testing.T) *installedCluster {
 	t.Helper()
-	requireSuite(t)
 	cmds := readmeCommands(t)
-	cp := startOwnControlPlane(t)
+	cp := startControlPlane(t)
 	ctx := timeout(t, time.Minute)
 	if _, err := cp.Kubectl(ctx, "-n", devenv.CoreDNSNamespace, "create", "serviceaccount", "coredns"); err != nil {
 		t.Fatal(err)
@@ -132,7 +131,7 @@ func installDeploy(t *testing.T) *installedCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &installedCluster{cp: cp, kubeconfig: kubeconfig, deployment: d}
+	return &installedCluster{&cluster{cp: cp, kubeconfig: kubeconfig}, d}
 }
 
 // createPod creates a Pod as the Deployment's ReplicaSet would, scheduled on nodeName (a
@@ -185,20 +184,6 @@ func downwardEnv(t *testing.T, pod *corev1.Pod, leaveOut ...string) []string {
 	return env
 }
 
-// run starts ./coredns for the Pod with errors, a dead upstream, kubeapi with the
-// ServiceAccount's token and k8s_event, and returns it and its DNS address.
-func (ic *installedCluster) run(t *testing.T, pod *corev1.Pod, leaveOut ...string) (*devenv.CoreDNS, string) {
-	t.Helper()
-	addr := freeAddr(t)
-	c := startCoreDNS(t, serverBlock(rootZone(addr),
-		"errors",
-		failingForward(t),
-		"kubeapi {\n    kubeconfig "+ic.kubeconfig+"\n}",
-		k8sEventDirective(),
-	), downwardEnv(t, pod, leaveOut...)...)
-	return c, addr
-}
-
 // TestInstall: deploy/ installs as the README says on a kubeadm-like cluster; the patch
 // adds the four Downward API variables to the Deployment and keeps its own env;
 // `kubectl apply -f deploy/` takes the directory too. CoreDNS with a token of the
@@ -238,10 +223,7 @@ func TestInstall(t *testing.T) {
 		t.Errorf("the installed Corefile has no kubeapi or k8s_event:\n%s", cf)
 	}
 
-	out, err := ic.cp.Kubectl(ctx, "apply", "-f", filepath.Join(suite.paths.Root, "deploy"), "--dry-run=server")
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := ic.kubectl(t, "apply", "-f", filepath.Join(suite.paths.Root, "deploy"), "--dry-run=server")
 	for _, obj := range []string{"role.rbac.authorization.k8s.io/coredns-k8s-event", "rolebinding.rbac.authorization.k8s.io/coredns-k8s-event", "configmap/coredns"} {
 		if !strings.Contains(out, obj+" ") {
 			t.Errorf("kubectl apply -f deploy/ --dry-run=server does not name %s:\n%s", obj, out)
@@ -249,20 +231,8 @@ func TestInstall(t *testing.T) {
 	}
 
 	pod := ic.createPod(t, "coredns-install-1")
-	c, addr := ic.run(t, pod, "COREDNS_POD_UID")
-	// The UID lookup runs in the background: a line reported before it ends has no UID.
-	var ev corev1.Event
-	eventually(t, 30*time.Second, "an error event on the Pod with its UID", func() (bool, string) {
-		name := fmt.Sprintf("install-%d.example.org.", time.Now().UnixNano())
-		failQuery(t, addr, name)
-		evs, err := devenv.WaitEvents(timeout(t, 10*time.Second), ic.cp.AdminClient(), pod.Namespace, pod.Name, name,
-			func(evs []corev1.Event) bool { return len(withMessage(evs, name)) > 0 })
-		if err != nil {
-			return false, err.Error()
-		}
-		ev = withMessage(evs, name)[0]
-		return ev.InvolvedObject.UID == pod.UID, devenv.FormatEvents([]corev1.Event{ev})
-	})
+	c, addr := startFailingUpstream(t, ic.cluster, downwardEnv(t, pod, "COREDNS_POD_UID"), k8sEventDirective())
+	ev := ic.eventWithUID(t, pod, addr, 30*time.Second)
 	checkEvent(t, ev, pod, reasonError)
 	if n := countLines(c.Lines(), "plugin/k8s_event: ", "could not look up"); n > 0 {
 		t.Errorf("the UID lookup failed %d times:\n%s", n, c.Tail(20))
@@ -300,7 +270,7 @@ func TestVerbsGrantedAreVerbsUsed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := ic.createPod(t, fmt.Sprintf("coredns-verbs-%d", i+1))
-			c, addr := ic.run(t, pod, tc.leaveOut...)
+			c, addr := startFailingUpstream(t, ic.cluster, downwardEnv(t, pod, tc.leaveOut...), k8sEventDirective())
 			for q := range verbQueries {
 				failQuery(t, addr, fmt.Sprintf("verbs-%d-%d.example.org.", i+1, q))
 			}
@@ -360,40 +330,34 @@ func (ic *installedCluster) grantedVerbs(t *testing.T) map[string]bool {
 			return s.Kind == rbacv1.ServiceAccountKind && s.Namespace == devenv.CoreDNSNamespace && s.Name == "coredns"
 		})
 	}
-	var rules []rbacv1.PolicyRule
-	rbs, err := rbac.RoleBindings(devenv.CoreDNSNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range rbs.Items {
-		if !isCoreDNS(b.Subjects) {
-			continue
-		}
-		if b.RoleRef.Kind == "ClusterRole" {
-			cr, err := rbac.ClusterRoles().Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+	rulesOf := func(ref rbacv1.RoleRef) []rbacv1.PolicyRule {
+		if ref.Kind == "ClusterRole" {
+			cr, err := rbac.ClusterRoles().Get(ctx, ref.Name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rules = append(rules, cr.Rules...)
-			continue
+			return cr.Rules
 		}
-		r, err := rbac.Roles(devenv.CoreDNSNamespace).Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+		r, err := rbac.Roles(devenv.CoreDNSNamespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rules = append(rules, r.Rules...)
+		return r.Rules
 	}
-	crbs, err := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
-	if err != nil {
+	rbs, err1 := rbac.RoleBindings(devenv.CoreDNSNamespace).List(ctx, metav1.ListOptions{})
+	crbs, err2 := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err := errors.Join(err1, err2); err != nil {
 		t.Fatal(err)
+	}
+	var rules []rbacv1.PolicyRule
+	for _, b := range rbs.Items {
+		if isCoreDNS(b.Subjects) {
+			rules = append(rules, rulesOf(b.RoleRef)...)
+		}
 	}
 	for _, b := range crbs.Items {
 		if isCoreDNS(b.Subjects) {
-			cr, err := rbac.ClusterRoles().Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rules = append(rules, cr.Rules...)
+			rules = append(rules, rulesOf(b.RoleRef)...)
 		}
 	}
 	granted := map[string]bool{}
@@ -422,7 +386,7 @@ func (ic *installedCluster) usedVerbs(t *testing.T, since, until time.Time) (use
 	}
 	used = map[string]bool{}
 	for _, e := range evs {
-		if e.User.Username != devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns") || e.Received.Before(since) || !e.Received.Before(until) {
+		if e.User.Username != corednsUser || e.Received.Before(since) || !e.Received.Before(until) {
 			continue
 		}
 		o, v := e.ObjectRef, ""

@@ -27,16 +27,12 @@ const (
 // memory stays bounded.
 func TestLoad(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	metricsAddr := freeAddr(t)
 	began := time.Now()
-	c := startCoreDNS(t, serverBlock(rootZone(addr),
-		"errors",
-		failingForward(t),
-		kubeapiDirective(),
-		k8sEventDirective(), // the default rate: burst 25, then 1 every 300 s
-		prometheusDirective(metricsAddr),
-	), podEnv(pod, true)...)
+	// k8s_event's default rate: burst 25, then 1 every 300 s.
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective(), prometheusDirective(metricsAddr))
 
 	servfail, others := sendFailingQueries(addr, loadQueries, loadWorkers, loadDeadline)
 	t.Logf("%d queries: %d SERVFAIL, %v", loadQueries, servfail, others)
@@ -56,10 +52,10 @@ func TestLoad(t *testing.T) {
 	admitted := lines - m.Get(metricDropped, "reason", "rate_limited")
 	elapsed := time.Since(began)
 	limit := rateLimit(defaultBurst, defaultQPS, elapsed)
-	evs := waitEvents(t, pod, eventTimeout, fmt.Sprintf("events counting the %v admitted lines", admitted), func(evs []corev1.Event) bool {
+	evs := cl.waitEvents(t, pod, eventTimeout, fmt.Sprintf("events counting the %v admitted lines", admitted), func(evs []corev1.Event) bool {
 		return float64(totalCount(evs)) >= admitted
 	})
-	w := waitAudit(t, int(m.Sum(metricWrites)), func() eventWrites { return auditEventWrites(t, pod) })
+	w := cl.waitAudit(t, int(m.Sum(metricWrites)), onPod(pod))
 	hwm, err := c.PeakRSS()
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,10 @@
 // package devenv.
 //
 // Run them with `make e2e` from the repository root (or `go test` here, once `make
-// controlplane` has built the binaries). One control plane serves the whole package.
-// Each test reports on a Pod object of its own, so the events of tests running side by
-// side never mix. The tests that change what every test shares (the API server, the
-// RBAC rules) are not parallel: they run first.
+// controlplane` has built the binaries). Every test runs in parallel. One cluster
+// (cluster_test.go) serves most of them: each reports on a Pod object of its own, so the
+// events of tests running side by side never mix. A test that stops the API server or
+// changes the RBAC rules starts a cluster of its own.
 package e2e
 
 import (
@@ -22,10 +22,9 @@ import (
 
 // suite is what TestMain prepares for every test.
 var suite struct {
-	err        error // why the suite cannot run: every test fails with it
-	paths      devenv.Paths
-	cp         *devenv.ControlPlane
-	kubeconfig string // ServiceAccount kube-system/coredns, for the Corefiles' kubeapi
+	err    error // why the suite cannot run: every test fails with it
+	paths  devenv.Paths
+	shared *cluster // see sharedCluster
 }
 
 func TestMain(m *testing.M) {
@@ -33,7 +32,7 @@ func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
 }
 
-// runSuite starts the shared control plane, runs the tests and stops it. When something
+// runSuite starts the shared cluster, runs the tests and stops it. When something
 // is missing it still runs the tests, which then fail saying what: an end-to-end test
 // that cannot run is a failure, never a skip.
 func runSuite(m *testing.M) int {
@@ -41,32 +40,32 @@ func runSuite(m *testing.M) int {
 		return m.Run()
 	}
 	began := time.Now()
-	if suite.cp, suite.err = devenv.StartControlPlane(suite.paths.BinDir); suite.err != nil {
+	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
+	if suite.err = err; err != nil {
 		return m.Run()
 	}
 	defer func() {
-		if err := suite.cp.Stop(); err != nil {
+		if err := cp.Stop(); err != nil {
 			log.Printf("stopping the control plane: %v", err)
 		}
 	}()
 	// Neither Ctrl-C nor -timeout, which kill the test binary, may leave etcd and
 	// kube-apiserver running.
-	defer suite.cp.StopOnSignal()()
+	defer cp.StopOnSignal()()
 	if d := flag.Lookup("test.timeout").Value.(flag.Getter).Get().(time.Duration); d > time.Minute {
-		defer time.AfterFunc(d-30*time.Second, func() { suite.cp.Stop() }).Stop()
+		defer time.AfterFunc(d-30*time.Second, func() { cp.Stop() }).Stop()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	suite.kubeconfig, suite.err = suite.cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
+	suite.shared, suite.err = setUpCluster(ctx, cp)
 	log.Printf("control plane ready after %v", time.Since(began).Round(time.Millisecond))
 	return m.Run()
 }
 
-// requireSuite fails t when the suite could not start, and returns the control plane.
-func requireSuite(t *testing.T) *devenv.ControlPlane {
+// requireSuite fails t when the suite could not start.
+func requireSuite(t *testing.T) {
 	t.Helper()
 	if suite.err != nil {
 		t.Fatal(suite.err)
 	}
-	return suite.cp
 }

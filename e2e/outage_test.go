@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -23,37 +22,20 @@ const (
 // query fails; once it is back, on the same port, with every object as it was, the lines
 // logged meanwhile and after arrive as events. (How fast CoreDNS answers meanwhile is
 // for `make bench`, whose DNS part runs with the API server stopped too.)
-//
-// It stops the API server every test uses, so it is not parallel.
 func TestAPIServerOutage(t *testing.T) {
-	cp := requireSuite(t)
-	pod := newPod(t)
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
-	c := startCoreDNS(t, serverBlock(rootZone(addr),
-		"errors",
-		localZoneDirective(),
-		failingForward(t),
-		kubeapiDirective(),
-		k8sEventDirective(),
-		prometheusDirective(metricsAddr),
-	), podEnv(pod, true)...)
+	t.Parallel()
+	cl := startOwnCluster(t)
+	pod := cl.newPod(t)
+	metricsAddr := freeAddr(t)
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), localZoneDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
 
 	// The connection to the API works before the outage.
 	failQuery(t, addr, "before-outage.example.org.")
-	checkEvent(t, waitEvent(t, pod, reasonError, loggedMessage(t, c, "ERROR", "before-outage.example.org.")), pod, reasonError)
+	checkEvent(t, cl.waitEvent(t, pod, reasonError, loggedMessage(t, c, "ERROR", "before-outage.example.org.")), pod, reasonError)
 
-	apiDown := false
-	t.Cleanup(func() {
-		if apiDown { // the test failed during the outage: bring the API back for the others
-			if err := cp.StartAPIServer(); err != nil {
-				t.Error(err)
-			}
-		}
-	})
-	if err := cp.StopAPIServer(); err != nil {
+	if err := cl.cp.StopAPIServer(); err != nil {
 		t.Fatalf("stop kube-apiserver: %v", err)
 	}
-	apiDown = true
 	down := time.Now()
 	var outageMsgs []string
 	var answered int
@@ -71,17 +53,14 @@ func TestAPIServerOutage(t *testing.T) {
 		}
 		time.Sleep(queryPace)
 	}
-	if err := cp.StartAPIServer(); err != nil {
+	if err := cl.cp.StartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
-	apiDown = false
 	t.Logf("kube-apiserver down for %v: %d local-zone queries answered, %d failed", time.Since(down).Round(time.Millisecond), answered, len(failures))
 	if len(failures) > 0 {
 		t.Errorf("%d local-zone queries failed during the outage, the first: %v", len(failures), failures[0])
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if again, err := cp.AdminClient().CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err != nil || again.UID != pod.UID {
+	if again, err := cl.cp.AdminClient().CoreV1().Pods(pod.Namespace).Get(timeout(t, 10*time.Second), pod.Name, metav1.GetOptions{}); err != nil || again.UID != pod.UID {
 		t.Errorf("after the restart, Pod %s: %v, UID %v, want %s", pod.Name, err, again.UID, pod.UID)
 	}
 
@@ -91,7 +70,7 @@ func TestAPIServerOutage(t *testing.T) {
 	recovered := time.Now()
 	failQuery(t, addr, "after-outage.example.org.")
 	want := append(slices.Clone(outageMsgs), loggedMessage(t, c, "ERROR", "after-outage.example.org."))
-	evs := waitEvents(t, pod, recoveryTimeout, fmt.Sprintf("events of the %d lines logged during and after the outage", len(want)),
+	evs := cl.waitEvents(t, pod, recoveryTimeout, fmt.Sprintf("events of the %d lines logged during and after the outage", len(want)),
 		func(evs []corev1.Event) bool {
 			return !slices.ContainsFunc(want, func(msg string) bool { return len(matching(evs, reasonError, msg)) == 0 })
 		})
@@ -110,4 +89,59 @@ func TestAPIServerOutage(t *testing.T) {
 	if delivery > 2 {
 		t.Errorf("delivery failures logged %d times, want at most once a minute", delivery)
 	}
+}
+
+// TestOutageLongerThanClientGoRetries: kube-apiserver down for 160 s, longer than
+// client-go's own retries (12 tries 10 s apart); distinct failing queries meanwhile.
+// Once it is back, every line becomes an event within a minute, stamped with when it
+// was logged. It runs beside the others: its API server's port is never given out
+// again while it is down (devenv.StartControlPlane).
+func TestOutageLongerThanClientGoRetries(t *testing.T) {
+	t.Parallel()
+	const longOutage = 160 * time.Second
+	cl := startOwnCluster(t)
+	pod := cl.newPod(t)
+	metricsAddr := freeAddr(t)
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective(), prometheusDirective(metricsAddr))
+	failQuery(t, addr, "before-outage.example.org.")
+	cl.waitEvents(t, pod, eventTimeout, "the event before the outage", func(evs []corev1.Event) bool {
+		return len(withMessage(evs, "before-outage.example.org.")) == 1
+	})
+
+	if err := cl.cp.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	logged := map[string]time.Time{}
+	for i := range 4 {
+		time.Sleep(time.Until(down.Add(time.Duration(i) * longOutage / 4)))
+		name := fmt.Sprintf("during-outage-%d.example.org.", i)
+		logged[name] = time.Now()
+		failQuery(t, addr, name)
+	}
+	time.Sleep(time.Until(down.Add(longOutage)))
+	if err := cl.cp.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	recovered := time.Now()
+	evs := cl.waitEvents(t, pod, time.Minute, "an event for every line logged during the outage", func(evs []corev1.Event) bool {
+		for name := range logged {
+			if len(withMessage(evs, name)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("API server down %v; the %d lines arrived %v after it was back", recovered.Sub(down).Round(time.Second), len(logged), time.Since(recovered).Round(time.Millisecond))
+	for name, at := range logged {
+		e := withMessage(evs, name)[0]
+		if d := e.LastTimestamp.Sub(at); d < -time.Second || d > 5*time.Second {
+			t.Errorf("%q stamped %v, logged %v: want when it was logged", name, e.LastTimestamp.Time, at)
+		}
+	}
+	m := scrape(t, metricsAddr)
+	if d := m.Sum(metricDropped) - m.Get(metricDropped, "reason", "rate_limited"); d != 0 {
+		t.Errorf("%v admitted lines dropped", d)
+	}
+	t.Logf("%d delivery lines printed; api_writes_total %v", countLines(c.Lines(), "plugin/k8s_event: ", ""), m.Sum(metricWrites))
 }

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 	"github.com/miekg/dns"
-	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,29 +22,22 @@ const forbiddenQueries = 300
 // crash, and the denied writes stay within the rate settings; with the kubernetes
 // plugin loaded too.
 //
-// It changes the RBAC rules every CoreDNS of the suite runs under, so it is not parallel:
-// it runs before the parallel tests start, and restores deploy/rbac.yaml when done.
+// On a cluster of its own, whose Role lets CoreDNS look its Pod up but not write events.
+// The cases run one after the other: each counts every event write the audit log holds
+// since it began.
 func TestWithoutEventPermission(t *testing.T) {
-	cp := requireSuite(t)
-	const roleFile = "testdata/no-events-role.yaml"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := cp.Apply(ctx, suite.paths.Deploy("rbac.yaml")); err != nil {
-			t.Errorf("restoring deploy/rbac.yaml: %v", err)
-		}
-		waitCanCreateEvents(t, true)
-	})
+	t.Parallel()
+	cl := startOwnCluster(t, kubernetesRole(), "testdata/no-events-role.yaml")
+	cl.waitCanCreateEvents(t, false)
 
 	t.Run("errors and forward", func(t *testing.T) {
-		testWithoutEventPermission(t, nil, roleFile)
+		testWithoutEventPermission(t, cl)
 	})
 	t.Run("with the kubernetes plugin", func(t *testing.T) {
-		kubernetes := fmt.Sprintf("kubernetes cluster.local {\n    kubeconfig %s\n}", suite.kubeconfig)
-		testWithoutEventPermission(t, []string{kubernetes}, roleFile, suite.paths.Deploy("coredns-clusterrole.yaml"))
+		testWithoutEventPermission(t, cl, cl.kubernetes())
 	})
 	t.Run("across reloads", func(t *testing.T) {
-		testDeliveryLogAcrossReloads(t, roleFile)
+		testDeliveryLogAcrossReloads(t, cl)
 	})
 }
 
@@ -57,20 +46,17 @@ const deniedReloads = 5
 
 // testDeliveryLogAcrossReloads: each reload starts a new reporter, and still the refused
 // writes are logged at most once a minute for the whole process.
-func testDeliveryLogAcrossReloads(t *testing.T, files ...string) {
-	pod := newPod(t, files...)
-	waitCanCreateEvents(t, false)
+func testDeliveryLogAcrossReloads(t *testing.T, cl *cluster) {
+	pod := cl.newPod(t)
 	addr, metricsAddr, forward := freeAddr(t), freeAddr(t), failingForward(t)
 	corefile := func(cacheTTL int) string {
 		return serverBlock(rootZone(addr), "errors", fmt.Sprintf("cache %d", cacheTTL), forward,
-			kubeapiDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
+			cl.kubeapi(), k8sEventDirective(), prometheusDirective(metricsAddr))
 	}
 	c := startCoreDNS(t, corefile(30), podEnv(pod, true)...)
 	for i := range deniedReloads + 1 {
 		if i > 0 {
-			if err := errors.Join(c.WriteCorefile(corefile(30+i)), c.Signal(syscall.SIGUSR1)); err != nil {
-				t.Fatal(err)
-			}
+			reload(t, c, corefile(30+i))
 			waitOutput(t, c, reloadTimeout, fmt.Sprintf("reload %d", i), func(lines []string) bool {
 				return countLines(lines, "[INFO] Reloading complete", "") == i
 			})
@@ -88,16 +74,13 @@ func testDeliveryLogAcrossReloads(t *testing.T, files ...string) {
 	}
 }
 
-func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
-	pod := newPod(t, files...)
-	waitCanCreateEvents(t, false)
-
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
-	directives := append([]string{"errors", localZoneDirective()}, extra...)
-	directives = append(directives, failingForward(t), kubeapiDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
+func testWithoutEventPermission(t *testing.T, cl *cluster, extra ...string) {
+	pod := cl.newPod(t)
+	metricsAddr := freeAddr(t)
 	began := time.Now()
-	c := startCoreDNS(t, serverBlock(rootZone(addr), directives...), podEnv(pod, false)...)
-	if extra != nil {
+	directives := append([]string{localZoneDirective(), k8sEventDirective(), prometheusDirective(metricsAddr)}, extra...)
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, false), directives...)
+	if len(extra) > 0 {
 		// The kubernetes plugin answers from the API it can still read.
 		r := expectRcode(t, addr, "kubernetes.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess)
 		t.Logf("kubernetes plugin answered %v", r.Answer)
@@ -123,7 +106,7 @@ func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
 	})
 	elapsed := time.Since(began)
 	m := scrape(t, metricsAddr)
-	w := waitAudit(t, int(m.Sum(metricWrites)), func() eventWrites { return auditEventWritesSince(t, began) })
+	w := cl.waitAudit(t, int(m.Sum(metricWrites)), receivedSince(began))
 	delivery := countLines(c.Lines(), "plugin/k8s_event: ", "event delivery")
 	limit := rateLimit(defaultBurst, defaultQPS, elapsed)
 	t.Logf("after %v: %v lines, %v admitted, api_writes_total %v (%v failed); audit: %v writes (%v), %d denied; %d event delivery lines",
@@ -144,7 +127,7 @@ func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
 		t.Errorf("want the delivery failure logged at least once and at most once a minute (%d in %v), got %d lines",
 			most, elapsed.Round(time.Second), delivery)
 	}
-	if evs := podEvents(t, pod); len(evs) != 0 {
+	if evs := cl.events(t, pod); len(evs) != 0 {
 		t.Errorf("want no events, got:\n%s", devenv.FormatEvents(evs))
 	}
 	if exited, err := c.Exited(); exited {
@@ -158,30 +141,14 @@ func testWithoutEventPermission(t *testing.T, extra []string, files ...string) {
 	}
 }
 
-// waitCanCreateEvents waits until RBAC gives the coredns identity this answer to "may
-// it create events in kube-system".
-func waitCanCreateEvents(t *testing.T, want bool) {
-	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("the coredns identity may create events: %v", want), func() (bool, string) {
-		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-			User:               devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns"),
-			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: devenv.CoreDNSNamespace, Verb: "create", Resource: "events"},
-		}}
-		got, err := suite.cp.AdminClient().AuthorizationV1().SubjectAccessReviews().Create(timeout(t, 10*time.Second), sar, metav1.CreateOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return got.Status.Allowed == want, fmt.Sprintf("allowed: %v", got.Status.Allowed)
-	})
-}
-
 // TestDeployRBAC: with deploy/rbac.yaml, the coredns ServiceAccount may write events in
 // kube-system but not elsewhere, and find its Pod by name; the audit log records the
 // refused write. Creating the Pod again returns the same one.
 func TestDeployRBAC(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", suite.kubeconfig)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", cl.kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +169,10 @@ func TestDeployRBAC(t *testing.T) {
 	if err != nil || len(list.Items) != 1 || list.Items[0].UID != pod.UID {
 		t.Errorf("list Pod %s by name: %v, %d pods, want exactly it", pod.Name, err, len(list.Items))
 	}
-	if again, err := suite.cp.CoreDNSPod(ctx, pod.Name); err != nil || again.UID != pod.UID {
+	if again, err := cl.cp.CoreDNSPod(ctx, pod.Name); err != nil || again.UID != pod.UID {
 		t.Errorf("CoreDNSPod again: %v, want the Pod with UID %s", err, pod.UID)
 	}
-	w := waitAudit(t, 1, func() eventWrites {
-		return readAudit(t, func(e devenv.AuditEvent) bool { return e.ObjectRef.Namespace == "default" && !e.Received.Before(began) })
-	})
+	w := cl.waitAudit(t, 1, func(e devenv.AuditEvent) bool { return e.ObjectRef.Namespace == "default" && !e.Received.Before(began) })
 	if w.denied != 1 {
 		t.Errorf("audit log: want the refused create in default, got %v (%d denied)", w.byVerb, w.denied)
 	}

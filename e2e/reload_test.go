@@ -20,7 +20,8 @@ const reloadTimeout = 20 * time.Second
 // CoreDNSInfo event, however many reloads (and so reporters) came before.
 func TestReload(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	corefile := func(cacheTTL int) string {
 		return serverBlock(rootZone(addr),
@@ -28,7 +29,7 @@ func TestReload(t *testing.T) {
 			fmt.Sprintf("cache %d", cacheTTL), // a real change: the reload plugin hashes the parsed Corefile
 			"reload 2s 1s",
 			localZoneDirective(),
-			kubeapiDirective(),
+			cl.kubeapi(),
 			k8sEventDirective("level info", "rate 1 256"),
 			prometheusDirective(metricsAddr),
 		)
@@ -52,7 +53,7 @@ func TestReload(t *testing.T) {
 
 	waitOutput(t, c, 10*time.Second, "the first Running configuration line", func([]string) bool { return len(shaLines()) == 1 })
 	first := shaLines()[0]
-	checkEvent(t, waitEvent(t, pod, reasonInfo, first), pod, reasonInfo)
+	checkEvent(t, cl.waitEvent(t, pod, reasonInfo, first), pod, reasonInfo)
 
 	began := time.Now()
 	for i := 1; i <= reloads; i++ {
@@ -61,7 +62,7 @@ func TestReload(t *testing.T) {
 		}
 		waitOutput(t, c, reloadTimeout, fmt.Sprintf("Running configuration line %d", i+1), func([]string) bool { return len(shaLines()) == i+1 })
 		msg := shaLines()[i]
-		waitEvents(t, pod, eventTimeout, fmt.Sprintf("event of reload %d (%q)", i, msg), func(evs []corev1.Event) bool {
+		cl.waitEvents(t, pod, eventTimeout, fmt.Sprintf("event of reload %d (%q)", i, msg), func(evs []corev1.Event) bool {
 			return reported(evs, msg)
 		})
 		if err := localAnswer(addr, "after-reload."+localZone); err != nil {
@@ -83,7 +84,7 @@ func TestReload(t *testing.T) {
 	if len(shas) != reloads+1 {
 		t.Fatalf("want %d Running configuration lines, got %d", reloads+1, len(shas))
 	}
-	evs := waitEvents(t, pod, eventTimeout, fmt.Sprintf("events with counts adding up to the %d info lines", len(infoLines)), func(evs []corev1.Event) bool {
+	evs := cl.waitEvents(t, pod, eventTimeout, fmt.Sprintf("events with counts adding up to the %d info lines", len(infoLines)), func(evs []corev1.Event) bool {
 		return totalCount(withReason(evs, reasonInfo)) >= len(infoLines)
 	})
 	info := withReason(evs, reasonInfo)
@@ -116,7 +117,49 @@ func TestReload(t *testing.T) {
 		t.Errorf("metrics: lines_total{level=info} %v and successful api_writes_total %v (of %v), want %d each",
 			lines, okWrites, writes, len(infoLines))
 	}
-	if w := waitAudit(t, len(infoLines), func() eventWrites { return auditEventWrites(t, pod) }); w.total() != len(infoLines) || w.allowed != len(infoLines) {
+	if w := cl.waitAudit(t, len(infoLines), onPod(pod)); w.total() != len(infoLines) || w.allowed != len(infoLines) {
 		t.Errorf("audit log: want %d allowed writes, got %v (%d allowed)", len(infoLines), w.byVerb, w.allowed)
+	}
+}
+
+// TestManyReloadsOneEventPerLine: 50 reloads (SIGUSR1) alternating between two settings,
+// then one that fails, with a failing query after each: every line is reported exactly
+// once (the Counts of the error events add up to the lines logged), and the failed
+// reload leaves the running settings reporting.
+func TestManyReloadsOneEventPerLine(t *testing.T) {
+	t.Parallel()
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	addr := freeAddr(t)
+	forward := failingForward(t)
+	corefile := func(settings string, i int) string {
+		return serverBlock(rootZone(addr), "errors", forward, cl.kubeapi(), k8sEventDirective(settings)) + fmt.Sprintf("# %d\n", i)
+	}
+	c := startCoreDNS(t, corefile("rate 1 256", 0), podEnv(pod, true)...)
+	lines := 0
+	for i := range 50 {
+		settings := []string{"rate 1 256", "level error\n    rate 1 256 1024"}[i%2]
+		reload(t, c, corefile(settings, i+1))
+		waitOutput(t, c, 20*time.Second, fmt.Sprintf("reload %d", i+1), func(l []string) bool {
+			return countLines(l, "[INFO] ", "Reloading complete") >= i+1
+		})
+		failQuery(t, addr, fmt.Sprintf("after-reload-%d.example.org.", i))
+		lines++
+	}
+	reload(t, c, corefile("level nonsense", 51))
+	waitOutput(t, c, 20*time.Second, "the failed reload", func(l []string) bool { return countLines(l, "[ERROR] ", "nonsense") > 0 })
+	failQuery(t, addr, "after-failed-reload.example.org.")
+	lines++
+
+	evs := cl.waitEvents(t, pod, 60*time.Second, fmt.Sprintf("error events adding up to %d lines", lines), func(evs []corev1.Event) bool {
+		return totalCount(withReason(evs, reasonError)) >= lines
+	})
+	time.Sleep(2 * time.Second) // a duplicate would show now
+	evs = cl.events(t, pod)
+	if got := totalCount(withReason(evs, reasonError)); got != lines {
+		t.Errorf("error events count %d lines, want exactly %d:\n%s", got, lines, devenv.FormatEvents(evs))
+	}
+	if len(withMessage(evs, "after-failed-reload.example.org.")) == 0 && len(withMessage(evs, combinedPrefix)) == 0 {
+		t.Errorf("the line after the failed reload was not reported:\n%s", devenv.FormatEvents(evs))
 	}
 }

@@ -18,8 +18,9 @@ const repeats = 3
 // the Corefile does not parse, which it repeats at every check until the file is fixed.
 func TestRepeatedLine(t *testing.T) {
 	t.Parallel()
-	pod := newPod(t)
-	corefile := serverBlock(rootZone(freeAddr(t)), "errors", "reload 2s 1s", kubeapiDirective(), k8sEventDirective())
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	corefile := serverBlock(rootZone(freeAddr(t)), "errors", "reload 2s 1s", cl.kubeapi(), k8sEventDirective())
 	c := startCoreDNS(t, corefile, podEnv(pod, true)...)
 
 	if err := c.WriteCorefile(corefile + "broken {\n"); err != nil {
@@ -35,7 +36,7 @@ func TestRepeatedLine(t *testing.T) {
 	msg := strings.TrimPrefix(waitLine(t, c, time.Second, "the warning", func(l string) bool { return strings.HasPrefix(l, warning) }), "[WARNING] ")
 
 	var printed int
-	evs := waitEvents(t, pod, eventTimeout, "one event counting every warning", func(evs []corev1.Event) bool {
+	evs := cl.waitEvents(t, pod, eventTimeout, "one event counting every warning", func(evs []corev1.Event) bool {
 		printed = countLines(c.Lines(), warning, "")
 		return totalCount(evs) >= printed
 	})
@@ -43,7 +44,7 @@ func TestRepeatedLine(t *testing.T) {
 		t.Fatalf("want one event %q with count %d, got:\n%s", msg, printed, devenv.FormatEvents(evs))
 	}
 	checkEvent(t, evs[0], pod, reasonWarning)
-	w := waitAudit(t, printed, func() eventWrites { return auditEventWrites(t, pod) })
+	w := cl.waitAudit(t, printed, onPod(pod))
 	if w.byVerb["create"] != 1 || w.byVerb["patch"] != printed-1 || w.allowed != printed {
 		t.Errorf("audit log: want 1 create and %d patches, all allowed, got %v (%d allowed)", printed-1, w.byVerb, w.allowed)
 	}
