@@ -13,6 +13,7 @@ import (
 type eventWrites struct {
 	byVerb  map[string]int // completed writes by verb, whatever their result
 	denied  int            // of those, refused with 403 Forbidden
+	limited int            // of those, refused with 429 Too Many Requests
 	allowed int            // of those, with a 2xx status
 }
 
@@ -60,6 +61,8 @@ func (cl *cluster) eventWrites(t *testing.T, keep func(devenv.AuditEvent) bool) 
 			w.byVerb[e.Verb]++
 			if code := e.ResponseStatus.Code; code == 403 {
 				w.denied++
+			} else if code == 429 {
+				w.limited++
 			} else if code >= 200 && code < 300 {
 				w.allowed++
 			}

@@ -56,10 +56,10 @@ func startOwnCluster(t *testing.T, manifests ...string) *cluster {
 func kubernetesRole() string { return suite.paths.Deploy("coredns-clusterrole.yaml") }
 
 // startControlPlane starts a bare control plane for t alone, stopped when t ends.
-func startControlPlane(t *testing.T) *devenv.ControlPlane {
+func startControlPlane(t *testing.T, opts ...devenv.Option) *devenv.ControlPlane {
 	t.Helper()
 	requireSuite(t)
-	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
+	cp, err := devenv.StartControlPlane(suite.paths.BinDir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/coredns/k8s_event/internal/devenv"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestEventRateLimit: kube-apiserver with the EventRateLimit admission plugin (a burst
+// of 3 Event writes in the namespace, then 1 a second) answers the writes beyond it 429,
+// without Retry-After. The plugin retries each refused write on its own schedule, never
+// sooner than 1 s after the refusal, counts every try, and every admitted line becomes
+// its event.
+func TestEventRateLimit(t *testing.T) {
+	t.Parallel()
+	cl, err := setUpCluster(timeout(t, 30*time.Second), startControlPlane(t, devenv.WithEventRateLimit(1, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := cl.newPod(t)
+	metricsAddr := freeAddr(t)
+	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective("rate 1 10"), prometheusDirective(metricsAddr))
+	const lines = 8
+	var msgs []string
+	for i := range lines {
+		name := fmt.Sprintf("limited-%d.example.org.", i)
+		failQuery(t, addr, name)
+		msgs = append(msgs, loggedMessage(t, c, "ERROR", name))
+	}
+	evs := cl.waitEvents(t, pod, time.Minute, fmt.Sprintf("the events of %d lines", lines), func(evs []corev1.Event) bool {
+		return !slices.ContainsFunc(msgs, func(msg string) bool { return len(matching(evs, reasonError, msg)) == 0 })
+	})
+	for _, msg := range msgs {
+		if m := matching(evs, reasonError, msg); len(m) != 1 || m[0].Count != 1 {
+			t.Errorf("line %q: want one event with count 1, got:\n%s", msg, devenv.FormatEvents(m))
+		}
+	}
+
+	m := scrape(t, metricsAddr)
+	w := cl.waitAudit(t, int(m.Sum(metricWrites)), onPod(pod))
+	t.Logf("%d lines: api_writes_total %v (%v failed); audit: %d writes, %d answered 429", lines, m.Sum(metricWrites), failedWrites(m), w.total(), w.limited)
+	if w.limited == 0 {
+		t.Errorf("no write was answered 429: the admission limit was never reached")
+	}
+	if int(failedWrites(m)) != w.limited || int(m.Sum(metricWrites)) != w.total() {
+		t.Errorf("api_writes_total %v (%v failed), audit log %d writes (%d answered 429): want every try counted",
+			m.Sum(metricWrites), failedWrites(m), w.total(), w.limited)
+	}
+	if d := m.Sum(metricDropped) - m.Get(metricDropped, "reason", "rate_limited"); d != 0 {
+		t.Errorf("%v admitted lines dropped", d)
+	}
+	gaps := retriesAfter429(t, cl, pod)
+	if w.limited > 0 && len(gaps) == 0 {
+		t.Errorf("no write answered 429 was tried again")
+	}
+	for name, gap := range gaps {
+		if gap < time.Second {
+			t.Errorf("event %s: written again %v after a 429, want at least 1 s", name, gap)
+		}
+	}
+	t.Logf("retries after a 429, shortest wait per event: %v", gaps)
+}
+
+// retriesAfter429 is, for each of the Pod's events that was refused 429 and written
+// again, the shortest time from a refusal to the next try, from the audit log.
+func retriesAfter429(t *testing.T, cl *cluster, pod *corev1.Pod) map[string]time.Duration {
+	t.Helper()
+	all, err := cl.cp.AuditEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string][]devenv.AuditEvent{}
+	for _, e := range all {
+		if e.User.Username == corednsUser && onPod(pod)(e) {
+			byName[e.ObjectRef.Name] = append(byName[e.ObjectRef.Name], e)
+		}
+	}
+	gaps := map[string]time.Duration{}
+	for name, reqs := range byName {
+		slices.SortFunc(reqs, func(a, b devenv.AuditEvent) int { return a.Received.Compare(b.Received) })
+		for i := 1; i < len(reqs); i++ {
+			if reqs[i-1].ResponseStatus.Code != 429 {
+				continue
+			}
+			if gap, seen := gaps[name]; !seen || reqs[i].Received.Sub(reqs[i-1].Received) < gap {
+				gaps[name] = reqs[i].Received.Sub(reqs[i-1].Received)
+			}
+		}
+	}
+	return gaps
+}
