@@ -85,11 +85,7 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 	if err != nil {
 		return err
 	}
-	env := []string{
-		"COREDNS_POD_NAME=" + pod.Name,
-		"COREDNS_NAMESPACE=" + pod.Namespace,
-		"COREDNS_POD_UID=" + string(pod.UID),
-	}
+	env := devenv.DownwardEnv(pod, "bench-node", true)
 	dead, err := devenv.FreePort()
 	if err != nil {
 		return err

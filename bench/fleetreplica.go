@@ -91,14 +91,10 @@ func startReplica(ctx context.Context, o options, cp *devenv.ControlPlane, pod, 
 	}
 	r := &replica{pod: pod, port: port, metrics: metrics, started: time.Now(), rate: o.fleetPluginRate}
 	r.CoreDNS, err = devenv.StartCoreDNS(devenv.CoreDNSOptions{
-		Binary:   o.coredns,
-		Corefile: fleetCorefile(port, deadPort, metrics, kubeconfig, o.fleetPluginRate),
-		Dir:      dir,
-		Env: []string{
-			"COREDNS_POD_NAME=" + p.Name,
-			"COREDNS_NAMESPACE=" + p.Namespace,
-			"COREDNS_POD_UID=" + string(p.UID),
-		},
+		Binary:    o.coredns,
+		Corefile:  fleetCorefile(port, deadPort, metrics, kubeconfig, o.fleetPluginRate),
+		Dir:       dir,
+		Env:       devenv.DownwardEnv(p, "bench-node", true),
 		Echo:      r.buckets.see,
 		KeepLines: 20, // the errors plugin prints a line per query
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -29,11 +30,7 @@ const nodeName = "e2e-node"
 // podEnv is the Downward API environment a CoreDNS Pod would have. Without withUID the
 // plugin has to look the UID up.
 func podEnv(pod *corev1.Pod, withUID bool) []string {
-	env := []string{"COREDNS_POD_NAME=" + pod.Name, "COREDNS_NAMESPACE=" + pod.Namespace, "COREDNS_NODE_NAME=" + nodeName}
-	if withUID {
-		env = append(env, "COREDNS_POD_UID="+string(pod.UID))
-	}
-	return env
+	return devenv.DownwardEnv(pod, nodeName, withUID)
 }
 
 // keepEvents returns the events keep accepts.

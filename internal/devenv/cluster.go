@@ -120,3 +120,14 @@ func (cp *ControlPlane) Ungated(kubeconfig string) (string, error) {
 	path := strings.TrimSuffix(kubeconfig, ".kubeconfig") + "-ungated.kubeconfig"
 	return path, clientcmd.WriteToFile(*kc, path)
 }
+
+// DownwardEnv is the environment deploy/patches/deployment-env.yaml gives CoreDNS through
+// the Downward API, for pod on node; without withUID, COREDNS_POD_UID is left out and the
+// plugin looks the UID up.
+func DownwardEnv(pod *corev1.Pod, node string, withUID bool) []string {
+	env := []string{"COREDNS_POD_NAME=" + pod.Name, "COREDNS_NAMESPACE=" + pod.Namespace, "COREDNS_NODE_NAME=" + node}
+	if withUID {
+		env = append(env, "COREDNS_POD_UID="+string(pod.UID))
+	}
+	return env
+}

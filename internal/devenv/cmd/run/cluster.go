@@ -102,7 +102,7 @@ func (d *demo) startLocal(ctx context.Context) (*cluster, error) {
 		objectName:        demoPod,
 		podUID:            pod.UID,
 		// COREDNS_POD_UID is left unset on purpose: the plugin then looks the UID up.
-		coreDNSEnv: []string{"COREDNS_POD_NAME=" + demoPod, "COREDNS_NAMESPACE=" + devenv.CoreDNSNamespace, "COREDNS_NODE_NAME=" + demoNode},
+		coreDNSEnv: devenv.DownwardEnv(pod, demoNode, false),
 	}, err
 }
 
