@@ -3,8 +3,9 @@
 BIN_DIR     := $(CURDIR)/.bin
 COREDNS     := $(CURDIR)/coredns
 GO_TEST     := go test -race -count=1
-# go vet with the build flags of `make coredns`: it reuses the packages that build compiled
-# instead of compiling every dependency a second time (minutes on a fresh machine).
+# go vet (and deploy-check's tests) with the build flags of `make coredns`: they reuse the
+# packages that build compiled instead of compiling every dependency a second time
+# (minutes of CPU on a fresh machine).
 vet = CGO_ENABLED=0 $(NICE) go vet -C $(1) -trimpath ./...
 E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_ROOT=$(CURDIR)
 
@@ -67,7 +68,7 @@ deploy-check: coredns
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	GOOS=linux GOARCH=arm64 $(NICE) $(MAKE) --no-print-directory coredns COREDNS=$$tmp/coredns GIT_COMMIT=$(GIT_COMMIT) && \
 	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$$tmp/coredns \
-		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) $(NICE) go test -count=1 ./...
+		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
 
 # End-to-end: the real ./coredns against a real kube-apiserver and etcd on loopback.
 # -parallel 12: every test is parallel and mostly waits (on an API server, a reload, an
