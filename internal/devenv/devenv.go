@@ -5,7 +5,9 @@
 //   - StartControlPlane runs etcd and kube-apiserver (controller-runtime's envtest) with
 //     RBAC and an audit log. Its admin client and kubeconfig, ServiceAccountKubeconfig,
 //     Apply (any YAML file), CoreDNSPod, StopAPIServer and StartAPIServer (same port,
-//     same etcd) and AuditEvents are what a test of the plugin needs from it. Options
+//     same etcd), Ungated (a kubeconfig that bypasses the readiness gate) and AuditEvents
+//     are what a test of the plugin needs from it; DownwardEnv is the Pod environment
+//     deploy/'s Deployment gives CoreDNS. Options
 //     change kube-apiserver's flags (WithEventRateLimit, WithAPIServerFlag); CPUTime
 //     reads the CPU time of its processes.
 //   - StartCoreDNS runs ./coredns from a Corefile's text with an environment; the
