@@ -74,14 +74,11 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 	defer cp.StopOnSignal()()
 	setup, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := cp.Apply(setup, filepath.Join(o.root, "deploy", "rbac.yaml")); err != nil {
-		return err
-	}
-	pod, err := cp.CoreDNSPod(setup, "coredns-bench")
+	kubeconfig, err := cp.CoreDNSKubeconfig(setup, filepath.Join(o.root, "deploy", "rbac.yaml"))
 	if err != nil {
 		return err
 	}
-	kubeconfig, err := cp.ServiceAccountKubeconfig(setup, devenv.CoreDNSNamespace, "coredns")
+	pod, err := cp.CoreDNSPod(setup, "coredns-bench")
 	if err != nil {
 		return err
 	}

@@ -64,10 +64,7 @@ func runFleetMode(ctx context.Context, o options, mode fleetMode) ([]fleetResult
 	defer cp.StopOnSignal()()
 	setup, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := cp.Apply(setup, filepath.Join(o.root, "deploy", "rbac.yaml")); err != nil {
-		return nil, err
-	}
-	kubeconfig, err := cp.ServiceAccountKubeconfig(setup, devenv.CoreDNSNamespace, "coredns")
+	kubeconfig, err := cp.CoreDNSKubeconfig(setup, filepath.Join(o.root, "deploy", "rbac.yaml"))
 	if err != nil {
 		return nil, err
 	}

@@ -8,15 +8,6 @@ import (
 	"github.com/coredns/k8s_event/internal/devenv"
 )
 
-func TestBackoffAfter(t *testing.T) {
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
-	for k, w := range want {
-		if got := backoffAfter(k + 1); got != w {
-			t.Errorf("backoffAfter(%d) = %v, want %v", k+1, got, w)
-		}
-	}
-}
-
 // auditEvent is an audit log entry of a request on an Event in kube-system.
 func auditEvent(at time.Time, verb, name string, code int) devenv.AuditEvent {
 	var e devenv.AuditEvent

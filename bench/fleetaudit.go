@@ -1,29 +1,11 @@
 package main
 
 import (
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 )
-
-// The plugin's retry schedule after a transient failure (README, "When the API server
-// fails"): 1 s, doubling, at most 30 s, or the server's Retry-After if longer.
-const (
-	firstBackoff = time.Second
-	maxBackoff   = 30 * time.Second
-)
-
-// backoffAfter is the least wait the schedule allows after the k-th failure in a row
-// (k ≥ 1) of one write.
-func backoffAfter(k int) time.Duration {
-	d := firstBackoff
-	for i := 1; i < k && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
-}
 
 // fleetAudit is what the API server's audit log shows of a fleet's Event writes.
 type fleetAudit struct {
@@ -42,8 +24,8 @@ type replicaAudit struct{ requests, writes, tooMany int }
 // auditFleet reads the requests on Events that the replicas, the Pods named in pods,
 // made: an event's name starts with its Pod's name and a dot (client-go names them so),
 // and the plugin writes one event at a time, so each replica's requests, in the order
-// received, are its writes and their retries. A retry follows a 429 (k in a row) only
-// after backoffAfter(k): the EventRateLimit plugin's 429 has no Retry-After.
+// received, are its writes and their retries (devenv.RetriesAfter429). The EventRateLimit
+// plugin's 429 has no Retry-After, so a retry is early if it beats the backoff schedule.
 func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 	a := fleetAudit{perReplica: map[string]*replicaAudit{}}
 	byPod := map[string][]devenv.AuditEvent{}
@@ -63,21 +45,18 @@ func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 	perSecond := map[int64]int{}
 	for _, p := range pods {
 		reqs := byPod[p]
-		slices.SortStableFunc(reqs, func(x, y devenv.AuditEvent) int { return x.Received.Compare(y.Received) })
 		ra := &replicaAudit{}
 		a.perReplica[p] = ra
-		failures := 0 // 429s in a row
-		for i, e := range reqs {
-			if failures > 0 {
-				wait := e.Received.Sub(reqs[i-1].Received)
-				a.retries++
-				if float64(wait) < 0.99*float64(backoffAfter(failures)) {
-					a.early++
-				}
-				if a.shortestRetry == 0 || wait < a.shortestRetry {
-					a.shortestRetry = wait
-				}
+		for _, r := range devenv.RetriesAfter429(reqs) {
+			a.retries++
+			if r.Early() {
+				a.early++
 			}
+			if a.shortestRetry == 0 || r.Wait < a.shortestRetry {
+				a.shortestRetry = r.Wait
+			}
+		}
+		for _, e := range reqs {
 			ra.requests++
 			switch code := e.ResponseStatus.Code; {
 			case code >= 200 && code < 300:
@@ -89,13 +68,10 @@ func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 				if e.Received.After(a.lastWrite) {
 					a.lastWrite = e.Received
 				}
-				failures = 0
 			case code == 429:
 				ra.tooMany++
-				failures++
 			default:
 				a.otherErrors++
-				failures = 0
 			}
 		}
 		a.requests += ra.requests

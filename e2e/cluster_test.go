@@ -24,10 +24,7 @@ type cluster struct {
 // setUpCluster applies deploy/rbac.yaml, then the manifests, and gets a token of the
 // coredns ServiceAccount.
 func setUpCluster(ctx context.Context, cp *devenv.ControlPlane, manifests ...string) (*cluster, error) {
-	if err := cp.Apply(ctx, append([]string{suite.paths.Deploy("rbac.yaml")}, manifests...)...); err != nil {
-		return nil, err
-	}
-	kubeconfig, err := cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
+	kubeconfig, err := cp.CoreDNSKubeconfig(ctx, append([]string{suite.paths.Deploy("rbac.yaml")}, manifests...)...)
 	return &cluster{cp: cp, kubeconfig: kubeconfig}, err
 }
 

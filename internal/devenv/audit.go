@@ -3,7 +3,9 @@ package devenv
 import (
 	"bufio"
 	"encoding/json"
+	"net/http"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -51,4 +53,42 @@ func (cp *ControlPlane) AuditEvents() ([]AuditEvent, error) {
 		}
 	}
 	return evs, sc.Err()
+}
+
+// Retry is a request that followed one or more 429 answers in a row.
+type Retry struct {
+	Wait     time.Duration // since the request answered by the last of those 429s
+	Refusals int           // the 429s in a row before it
+}
+
+// RetriesAfter429 returns the retries among reqs, the requests of one writer of one event
+// at a time (k8s_event's sink): in the order received, a request that follows 429s is
+// their retry.
+func RetriesAfter429(reqs []AuditEvent) []Retry {
+	reqs = slices.SortedStableFunc(slices.Values(reqs), func(x, y AuditEvent) int { return x.Received.Compare(y.Received) })
+	var retries []Retry
+	refusals := 0
+	for i, e := range reqs {
+		if refusals > 0 {
+			retries = append(retries, Retry{Wait: e.Received.Sub(reqs[i-1].Received), Refusals: refusals})
+		}
+		if e.ResponseStatus.Code == http.StatusTooManyRequests {
+			refusals++
+		} else {
+			refusals = 0
+		}
+	}
+	return retries
+}
+
+// Early reports whether r came sooner than k8s_event's retry schedule allows (README,
+// "When the API server fails"): 1 s after the first refusal of a write, doubling up to
+// 30 s. Both times are the API server's, and the plugin's wait starts only once the
+// refusal reached it, so a retry on schedule is never early.
+func (r Retry) Early() bool {
+	least := time.Second
+	for i := 1; i < r.Refusals && least < 30*time.Second; i++ {
+		least *= 2
+	}
+	return r.Wait < min(least, 30*time.Second)
 }

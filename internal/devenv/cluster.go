@@ -131,3 +131,13 @@ func DownwardEnv(pod *corev1.Pod, node string, withUID bool) []string {
 	}
 	return env
 }
+
+// CoreDNSKubeconfig applies manifests (deploy/rbac.yaml, and whatever else CoreDNS may
+// do) and returns a kubeconfig of ServiceAccount kube-system/coredns, for the Corefile's
+// kubeapi: CoreDNS with the rights the manifests give it, and no others.
+func (cp *ControlPlane) CoreDNSKubeconfig(ctx context.Context, manifests ...string) (string, error) {
+	if err := cp.Apply(ctx, manifests...); err != nil {
+		return "", err
+	}
+	return cp.ServiceAccountKubeconfig(ctx, CoreDNSNamespace, "coredns")
+}

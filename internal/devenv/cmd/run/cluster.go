@@ -84,7 +84,8 @@ func (d *demo) startLocal(ctx context.Context) (*cluster, error) {
 		filepath.Join("deploy", "rbac.yaml"), devenv.CoreDNSNamespace, demoPod)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := cp.Apply(ctx, d.paths.Deploy("rbac.yaml")); err != nil {
+	kubeconfig, err := cp.CoreDNSKubeconfig(ctx, d.paths.Deploy("rbac.yaml"))
+	if err != nil {
 		return nil, err
 	}
 	pod, err := cp.CoreDNSPod(ctx, demoPod)
@@ -92,7 +93,6 @@ func (d *demo) startLocal(ctx context.Context) (*cluster, error) {
 		return nil, err
 	}
 	d.say("Pod %s/%s has UID %s", pod.Namespace, pod.Name, pod.UID)
-	kubeconfig, err := cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
 	return &cluster{
 		admin:             cp.AdminClient(),
 		adminKubeconfig:   cp.AdminKubeconfig(),
@@ -103,7 +103,7 @@ func (d *demo) startLocal(ctx context.Context) (*cluster, error) {
 		podUID:            pod.UID,
 		// COREDNS_POD_UID is left unset on purpose: the plugin then looks the UID up.
 		coreDNSEnv: devenv.DownwardEnv(pod, demoNode, false),
-	}, err
+	}, nil
 }
 
 // useKubeconfig uses the cluster of $KUBECONFIG as it is: the demo creates nothing there,
