@@ -29,13 +29,27 @@ func transient(err error) bool {
 }
 
 // maxAuthRetries bounds the retries of a 401 or 403 answered right after the API server
-// was unreachable (see write).
+// was unreachable (see failures).
 const maxAuthRetries = 5
 
-// startingUp reports whether err is an answer a starting API server gives before its
-// authentication and authorization are ready.
-func startingUp(err error) bool {
-	return apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)
+// failures is what one write has met so far, to tell whether its latest failure is
+// worth another try: a transient one always is. A 401 or 403 is too, a few times, right
+// after the API server was unreachable: a starting API server refuses requests until
+// its authenticators and authorizers are ready.
+type failures struct {
+	unreachable bool // a try found no API server to answer (no client yet, a connection error)
+	refusals    int  // 401s and 403s so far
+}
+
+// retryable records err, the latest failure, and tells whether to try again.
+func (f *failures) retryable(err error) bool {
+	refusal := apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)
+	retry := transient(err) || (refusal && f.unreachable && f.refusals < maxAuthRetries)
+	if refusal {
+		f.refusals++
+	}
+	f.unreachable = f.unreachable || !isStatus(err)
+	return retry
 }
 
 // isStatus reports whether err is an answer of the API server.

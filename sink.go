@@ -57,7 +57,7 @@ func (s *eventSink) resolve(outcome, reason string) {
 
 type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error)
 
-// write makes one Events API call for e, retrying transient failures (see transient)
+// write makes one Events API call for e, retrying the failures worth it (see failures)
 // with capped exponential backoff, or the server's Retry-After if longer, until the line
 // is maxAge old; each try is bounded by apiTimeout. It returns the drop reason when it
 // gives up: rejected, retries_exhausted or shutdown.
@@ -65,10 +65,12 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 	clk := p.opts.clock
 	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
 	var wait time.Duration
-	unreachable, authRetries := false, 0
+	var seen failures
 	for {
 		client, err := p.waitClient(deadline)
-		if err == nil {
+		if err != nil {
+			seen.unreachable = true // no client yet, or shutting down (checked below)
+		} else {
 			p.waitFirstLookup()
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
@@ -78,18 +80,11 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			if err == nil {
 				return out, "", nil
 			}
-			// An API server that is starting refuses requests (401, 403) until its
-			// authenticators and authorizers are ready: right after it was unreachable,
-			// those are retried too, a few times.
-			if !transient(err) && !(unreachable && authRetries < maxAuthRetries && startingUp(err)) {
+			if !seen.retryable(err) {
 				p.opts.log.printf("event delivery: dropped an event the API refused: %v", err)
 				return nil, dropRejected, err
 			}
-			if startingUp(err) {
-				authRetries++
-			}
 		}
-		unreachable = unreachable || !isStatus(err)
 		if p.ctx.Err() != nil {
 			return nil, dropShutdown, err
 		}
