@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,10 +60,11 @@ func launchCoreDNS(t *testing.T, corefile string, env ...string) *devenv.CoreDNS
 	return c
 }
 
-// reload replaces CoreDNS's Corefile and has it reload now (SIGUSR1).
+// reload replaces CoreDNS's Corefile and has it reload now (SIGUSR1); it returns once
+// CoreDNS has the signal.
 func reload(t *testing.T, c *devenv.CoreDNS, corefile string) {
 	t.Helper()
-	if err := errors.Join(c.WriteCorefile(corefile), c.Signal(syscall.SIGUSR1)); err != nil {
+	if err := c.Reload(timeout(t, reloadTimeout), corefile); err != nil {
 		t.Fatal(err)
 	}
 }
