@@ -113,7 +113,8 @@ func TestOutageOfTwentyMinutesDropsAndCounts(t *testing.T) {
 }
 
 func TestBacklogBoundHoldsUnderAFlood(t *testing.T) {
-	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 25\n}")
+	// The outage outlasts the test: the final flush can only run out of time.
+	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 25\n}", func(o *options) { o.flushTimeout = 100 * time.Millisecond })
 	apiOutage(client)
 	before := readOutcomes()
 	bound := int64(queueSize(25))
