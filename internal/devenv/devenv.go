@@ -12,7 +12,8 @@
 //     reads the CPU time of its processes.
 //   - StartCoreDNS runs ./coredns from a Corefile's text with an environment; the
 //     CoreDNS it returns keeps the output lines, waits for lines (WaitLine, WaitOutput),
-//     rewrites the Corefile for a reload, and stops.
+//     rewrites the Corefile for the reload plugin, or reloads it now (Reload, SIGUSR1),
+//     and stops.
 //   - Helpers: FreePort and Loopback, Query and Exchange (DNS), ListEvents and WaitEvents,
 //     ScrapeMetrics, Percentile and Median.
 //
