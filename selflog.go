@@ -15,9 +15,9 @@ import (
 // functions, never through a plugin logger, so nothing reaches a log listener: a message
 // printed while CoreDNS's listener lock is held (a fatal line) cannot deadlock, and no
 // delivery message can come back as an event. It prints at most one message of each
-// kind (the text before its first ": ", such as "event delivery") per interval, with a
-// count of those held back, so an unreachable API server costs one line a minute, and a
-// throttling notice does not hide a delivery failure.
+// kind (the format's text before its first ": ", such as "event delivery") per
+// interval, with a count of those held back, so an unreachable API server costs one line
+// a minute, and a throttling notice does not hide a delivery failure.
 type selfLog struct {
 	interval time.Duration
 	now      func() time.Time
@@ -42,9 +42,10 @@ func newSelfLog(interval time.Duration) *selfLog {
 }
 
 // printf prints a message unless one of its kind was printed less than an interval ago.
+// The kind is read from the format, so there are as many as call sites, whatever the
+// arguments, and a message held back is never formatted.
 func (l *selfLog) printf(format string, v ...any) {
-	msg := fmt.Sprintf(format, v...)
-	kind, _, _ := strings.Cut(msg, ": ")
+	kind, _, _ := strings.Cut(format, ": ")
 	l.mu.Lock()
 	k := l.kinds[kind]
 	if k == nil {
@@ -61,6 +62,7 @@ func (l *selfLog) printf(format string, v ...any) {
 	k.last, k.suppressed = now, 0
 	l.mu.Unlock()
 
+	msg := fmt.Sprintf(format, v...)
 	if held > 0 {
 		msg += fmt.Sprintf(" (%d similar messages held back in the last %s)", held, l.interval)
 	}

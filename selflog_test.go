@@ -2,6 +2,7 @@ package k8s_event
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +62,20 @@ func TestSelfLogHoldsBackRepeats(t *testing.T) {
 	logger.Info("Warning: events are audited")
 	if got := out.all(); len(got) != 3 || got[2] != "kubernetes client: Warning: events are audited (999 similar messages held back in the last 1m0s)" {
 		t.Errorf("after a minute, want one line with the count held back, got %q", got)
+	}
+}
+
+// The kind of a message is its format's, whatever its arguments: messages that differ
+// before their first ": " are still held back.
+func TestSelfLogKindIsTheFormats(t *testing.T) {
+	var out printed
+	l := newSelfLog(time.Minute)
+	l.print = out.print
+	for i := range 100 {
+		l.printf("%s or %s is not set: reporting on namespace %q", fmt.Sprint("A", i), "B", "default")
+	}
+	if got := out.all(); len(got) != 1 {
+		t.Errorf("printed %d lines for 100 messages of one format within a minute, want 1: %q", len(got), got)
 	}
 }
 
