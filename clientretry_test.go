@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coredns/caddy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -54,15 +53,10 @@ func TestRetryAfterRetriedByThePluginOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := parse(caddy.NewTestController("dns", "k8s_event"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clocktesting.NewFakeClock(time.Now())
 	opts := testOptions(client, true)
 	opts.clock = clk
-	p := usePipeline(t, opts)
-	p.use(newSettings(cfg, client, nil, opts))
+	p := startPipeline(t, opts, client, "k8s_event")
 	failed, succeeded := writesCount.WithLabelValues("create", "error"), writesCount.WithLabelValues("create", "success")
 	failed0, succeeded0 := testutil.ToFloat64(failed), testutil.ToFloat64(succeeded)
 	before := readOutcomes()

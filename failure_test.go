@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coredns/caddy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -231,9 +230,7 @@ func TestUIDLookupRetriedUntilFound(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	opts := testOptions(client, false)
 	opts.clock = clk
-	p := usePipeline(t, opts)
-	cfg, _ := parse(caddy.NewTestController("dns", "k8s_event"))
-	p.use(newSettings(cfg, client, nil, opts))
+	p := startPipeline(t, opts, client, "k8s_event")
 
 	p.listener.Error("plugin/kubernetes: ", "starting server with unsynced Kubernetes API")
 	stepUntilDone(t, clk, 50*time.Millisecond, func() bool { return lists.Load() >= 3 })

@@ -58,6 +58,20 @@ func testOptions(client kubernetes.Interface, withUID bool) options {
 	return opts
 }
 
+// startPipeline makes a pipeline built from opts the process's (usePipeline) and puts
+// the settings of stanza in effect, with client as every server block's kubeapi client.
+// Tests call its listener directly, as CoreDNS's log package would.
+func startPipeline(t testing.TB, opts options, client kubernetes.Interface, stanza string) *pipeline {
+	t.Helper()
+	cfg, err := parse(caddy.NewTestController("dns", stanza))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := usePipeline(t, opts)
+	p.use(newSettings(cfg, client, nil, opts))
+	return p
+}
+
 // usePipeline makes a pipeline built from opts the process's for the rest of the test,
 // as if the process had just started; the CoreDNS instances the test starts use it. At
 // the end of the test it is stopped as at the process's final shutdown.

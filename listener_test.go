@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coredns/caddy"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -18,13 +17,9 @@ import (
 )
 
 // newTestPipeline starts a pipeline with the settings of stanza on a fake clientset and a
-// fake clock; tests call its listener directly, as CoreDNS's log package would.
+// fake clock (startPipeline).
 func newTestPipeline(t *testing.T, stanza string, change ...func(*options)) (*pipeline, *clocktesting.FakeClock, *fake.Clientset) {
 	t.Helper()
-	cfg, err := parse(caddy.NewTestController("dns", stanza))
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clocktesting.NewFakeClock(time.Now())
 	client := newFake()
 	opts := testOptions(client, true)
@@ -32,9 +27,7 @@ func newTestPipeline(t *testing.T, stanza string, change ...func(*options)) (*pi
 	for _, c := range change {
 		c(&opts)
 	}
-	p := usePipeline(t, opts)
-	p.use(newSettings(cfg, client, nil, opts))
-	return p, clk, client
+	return startPipeline(t, opts, client, stanza), clk, client
 }
 
 func TestBurstThenThrottle(t *testing.T) {
@@ -131,16 +124,11 @@ func waitCount(t *testing.T, client *fake.Clientset, n int) {
 }
 
 func TestFatalWrittenWhileUIDLookupHangs(t *testing.T) {
-	cfg, err := parse(caddy.NewTestController("dns", "k8s_event {\n level fatal\n}"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	client := newFake()
 	opts := testOptions(hangingPodLists(client), false)
 	opts.fatalTimeout = 400 * time.Millisecond
 	opts.flushTimeout = 100 * time.Millisecond
-	p := usePipeline(t, opts)
-	p.use(newSettings(cfg, hangingPodLists(client), nil, opts))
+	p := startPipeline(t, opts, hangingPodLists(client), "k8s_event {\n level fatal\n}")
 
 	start := time.Now()
 	p.listener.Fatal("plugin/loop: ", "Loop detected")

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/coredns/caddy"
 	corev1 "k8s.io/api/core/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,13 +16,7 @@ import (
 func TestFirstEventAfterLookupCarriesUID(t *testing.T) {
 	for i := range 300 {
 		client := newFake()
-		opts := testOptions(client, false)
-		p := usePipeline(t, opts)
-		cfg, err := parse(caddy.NewTestController("dns", "k8s_event"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.use(newSettings(cfg, client, nil, opts))
+		p := startPipeline(t, testOptions(client, false), client, "k8s_event")
 		p.listener.Error("plugin/errors: ", "first line")
 		evs := eventuallyEvents(t, client, testNS, "the first event", func(evs []corev1.Event) bool { return len(evs) == 1 })
 		if uid := evs[0].InvolvedObject.UID; uid != testUID {
@@ -47,13 +40,7 @@ func TestLineRepeatedAcrossTheUIDLookupIsTwoEvents(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	opts := testOptions(client, false)
-	p := usePipeline(t, opts)
-	cfg, err := parse(caddy.NewTestController("dns", "k8s_event"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.use(newSettings(cfg, client, nil, opts))
+	p := startPipeline(t, testOptions(client, false), client, "k8s_event")
 
 	const msg = "plugin/errors: the same line"
 	p.listener.Error("plugin/errors: ", "the same line")

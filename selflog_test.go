@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coredns/caddy"
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -104,9 +103,7 @@ func TestAPIWarningsStayInThePluginsLog(t *testing.T) {
 	opts := testOptions(client, true)
 	opts.log = newSelfLog(time.Minute)
 	opts.log.print = out.print
-	p := usePipeline(t, opts)
-	cfg, _ := parse(caddy.NewTestController("dns", "k8s_event"))
-	p.use(newSettings(cfg, client, nil, opts))
+	p := startPipeline(t, opts, client, "k8s_event")
 
 	p.listener.Error("plugin/errors: ", "upstream down")
 	p.listener.Fatal("plugin/loop: ", "Loop detected")
