@@ -9,7 +9,7 @@ GO_TEST     := go test -race -count=1
 vet = CGO_ENABLED=0 $(NICE) go vet -C $(1) -trimpath ./...
 E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_ROOT=$(CURDIR)
 
-.PHONY: all coredns controlplane run test unit lint deploy-check e2e fuzz bench clean
+.PHONY: all coredns controlplane node-bin node-deps probe-image run test unit lint deploy-check e2e node fuzz bench clean
 
 all: coredns
 
@@ -30,6 +30,17 @@ coredns:
 # etcd, kube-apiserver and kubectl at pinned versions, cached in .bin/.
 controlplane:
 	tools/build.sh
+
+# The node's binaries (kubelet, kube-scheduler, kube-controller-manager, kube-proxy,
+# kubeadm) beside the control plane's, in .bin/.
+node-bin:
+	tools/build.sh node
+
+# What the node needs from Debian: containerd, runc, the CNI plugins, iptables.
+node-deps:
+	@for p in containerd ctr runc nsenter iptables /usr/lib/cni/bridge /usr/lib/cni/host-local; do \
+		command -v $$p >/dev/null || { apt-get update && apt-get install -y containerd runc \
+			containernetworking-plugins iptables util-linux; break; }; done
 
 # The demo: a local API server (or the cluster of $KUBECONFIG), CoreDNS with the plugin,
 # a few log lines, and the events they became. Ctrl-C stops everything.
@@ -78,7 +89,7 @@ deploy-check: coredns
 # outage waits seconds at most. More at once is no faster on 2 cores: the control planes
 # that start together slow every test down.
 e2e: coredns controlplane
-	cd e2e && $(E2E_ENV) $(GO_TEST) -timeout 25m -parallel 12 ./...
+	cd e2e && $(E2E_ENV) $(GO_TEST) -timeout 25m -parallel 12 .
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s .

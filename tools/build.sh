@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the local control plane binaries (etcd, kube-apiserver, kubectl) into
-# .bin/ at the repository root, from the Go module proxy. A binary is rebuilt
-# only when it is missing or older than its module's go.mod/go.sum.
+# .bin/ at the repository root, from the Go module proxy; with the argument node, the
+# node's too (kubelet, kube-scheduler, kube-controller-manager, kube-proxy, kubeadm).
+# A binary is rebuilt only when it is missing or older than its module's go.mod/go.sum.
 #
-# Usage: tools/build.sh        (from anywhere; BIN_DIR overrides .bin)
+# Usage: tools/build.sh [node]   (from anywhere; BIN_DIR overrides .bin)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,3 +42,10 @@ etcd=$!
 build kube-apiserver tools/kube k8s.io/kubernetes/cmd/kube-apiserver "first time: about 4 minutes" "$kflags"
 build kubectl tools/kube k8s.io/kubernetes/cmd/kubectl "first time: about 30 seconds" "$kflags"
 wait "$etcd"
+
+[[ "${1:-}" == node ]] || exit 0
+# The node's binaries share kube-apiserver's module, so most of their packages are built.
+build kubelet tools/kube k8s.io/kubernetes/cmd/kubelet "first time: about 5 minutes" "$kflags"
+for name in kube-controller-manager kube-scheduler kube-proxy kubeadm; do
+	build "$name" tools/kube "k8s.io/kubernetes/cmd/$name" "first time: about 1 minute" "$kflags"
+done

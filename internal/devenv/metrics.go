@@ -15,11 +15,16 @@ type Metrics map[string]float64
 
 // ScrapeMetrics reads the metrics the prometheus plugin serves at addr.
 func ScrapeMetrics(ctx context.Context, addr string) (Metrics, error) {
+	return ScrapeMetricsWith(ctx, http.DefaultClient, addr)
+}
+
+// ScrapeMetricsWith is ScrapeMetrics through client c.
+func ScrapeMetricsWith(ctx context.Context, c *http.Client, addr string) (Metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,113 @@
+//go:build linux
+
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// kubeadmConfig is what `kubeadm init phase addon coredns` reads: the cluster's Service
+// range and domain, and the image (dns.imageRepository and imageTag).
+const kubeadmConfig = `apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint: {advertiseAddress: %s, bindPort: %s}
+nodeRegistration: {name: %s}
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: %s
+networking: {serviceSubnet: %s, dnsDomain: cluster.local}
+dns: {imageRepository: %s, imageTag: %s}
+`
+
+// KubeadmCoreDNS makes CoreDNS what kubeadm makes it, with kubeadm itself (its addon
+// phase), but for the image: image, which must be REPOSITORY/coredns:TAG as kubeadm
+// names its own. It returns once the Deployment is rolled out.
+func (n *Node) KubeadmCoreDNS(ctx context.Context, image string) error {
+	repo, tag, ok := strings.Cut(image, "/coredns:")
+	if !ok {
+		return fmt.Errorf("the image %q is not REPOSITORY/coredns:TAG, which kubeadm's dns.imageRepository and imageTag need", image)
+	}
+	version, err := n.client.Discovery().ServerVersion()
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf(kubeadmConfig, NodeIP, APIServerPort, NodeName, version.GitVersion, ServiceSubnet, repo, tag)
+	if err := os.WriteFile(n.path("kubeadm.yaml"), []byte(text), 0o644); err != nil {
+		return err
+	}
+	if _, err := n.Kubeadm(ctx, "init", "phase", "addon", "coredns", "--config", n.path("kubeadm.yaml"), "--kubeconfig", n.AdminKubeconfig()); err != nil {
+		return err
+	}
+	return n.WaitRollout(ctx, "kube-system", "coredns")
+}
+
+// WaitRollout waits until a Deployment's rollout is complete: every replica updated,
+// Ready and available, and no other Pod of it left.
+func (n *Node) WaitRollout(ctx context.Context, namespace, name string) error {
+	var state string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := n.client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			state = err.Error()
+			return false, nil
+		}
+		pods, err := n.Pods(ctx, d)
+		if err != nil {
+			state = err.Error()
+			return false, nil
+		}
+		s := d.Status
+		state = fmt.Sprintf("generation %d observed %d, updated %d, ready %d, available %d, %d Pods", d.Generation, s.ObservedGeneration,
+			s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, len(pods))
+		want := *d.Spec.Replicas
+		done := s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.ReadyReplicas == want &&
+			s.AvailableReplicas == want && s.Replicas == want && len(pods) == int(want)
+		for _, p := range pods {
+			done = done && PodReady(&p)
+		}
+		return done, nil
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s/%s not rolled out (%s): %w", namespace, name, state, err)
+	}
+	return nil
+}
+
+// Pods are the Pods of Deployment d that are not terminating.
+func (n *Node) Pods(ctx context.Context, d *appsv1.Deployment) ([]corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, err
+	}
+	list, err := n.client.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	var pods []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			pods = append(pods, p)
+		}
+	}
+	return pods, nil
+}
+
+// PodReady tells whether p's Ready condition is true.
+func PodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

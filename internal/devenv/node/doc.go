@@ -1,0 +1,16 @@
+// Package node runs a real single-node Kubernetes for the node tests and `make run NODE=1`:
+// etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and
+// containerd (with runc and the CNI bridge plugin), built or installed by the Makefile.
+//
+// Everything runs inside a network namespace of its own (NetNS): the node's bridge, its
+// routes and every iptables rule that kubelet and kube-proxy write live and die with it,
+// and the namespace has no route off the machine, so no packet a test causes can leave it.
+// The test process reaches the node through Dial and InNetNS, and commands through
+// Command (nsenter).
+//
+// What the node changes outside its directory is recorded before it starts and put back
+// by Stop, also after a failed start: the kernel settings kubelet sets, the cgroups under
+// CgroupRoot, the Pods' network namespaces, mounts, and CNI's state. Start cleans up what
+// a run that was killed left behind; Leftovers lists anything still there, for the test
+// that checks it.
+package node

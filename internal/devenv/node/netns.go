@@ -1,0 +1,103 @@
+//go:build linux
+
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The node's network: its own namespace with a bridge for the node and its Pods. The
+// bridge address is the node's InternalIP, the API server's address, and the upstream
+// resolver of Pods with dnsPolicy Default, where nothing listens: a forwarded query
+// fails there at once instead of leaving the machine.
+const (
+	NetNS         = "k8s-event-node"
+	Bridge        = "k8sev0"
+	NodeIP        = "10.200.0.1"
+	PodSubnet     = "10.200.0.0/24"
+	ServiceSubnet = "10.96.0.0/24"
+	DNSServiceIP  = "10.96.0.10"
+	APIServerPort = "6443"
+)
+
+// netnsPath is where `ip netns` mounts the namespace.
+var netnsPath = filepath.Join("/run/netns", NetNS)
+
+// createNetNS makes the namespace with its loopback and bridge up, and IP forwarding on
+// inside it (a Pod reaches a Service's Pod through the node: ClusterIP, DNAT, bridge).
+func createNetNS() error {
+	steps := [][]string{
+		{"ip", "netns", "add", NetNS},
+		{"ip", "-n", NetNS, "link", "set", "lo", "up"},
+		{"ip", "-n", NetNS, "link", "add", Bridge, "type", "bridge"},
+		{"ip", "-n", NetNS, "addr", "add", NodeIP + "/24", "dev", Bridge},
+		{"ip", "-n", NetNS, "link", "set", Bridge, "up"},
+		{"ip", "netns", "exec", NetNS, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+	}
+	for _, s := range steps {
+		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// deleteNetNS removes the namespace; with it go the bridge, the routes and every
+// iptables rule made inside it.
+func deleteNetNS() error {
+	if _, err := os.Stat(netnsPath); os.IsNotExist(err) {
+		return nil
+	}
+	if out, err := exec.Command("ip", "netns", "delete", NetNS).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip netns delete %s: %v: %s", NetNS, err, out)
+	}
+	return nil
+}
+
+// InNetNS runs f on an OS thread that has entered the node's network namespace: sockets
+// f creates belong to the node's network. The thread is never unlocked, so it ends with
+// f's goroutine and the namespace never leaks to another goroutine.
+func InNetNS(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := unix.Open(netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("opening the node's network namespace: %w", err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering the node's network namespace: %w", err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// Dial connects to addr inside the node's network: the Dial of client-go's rest.Config
+// and of DNS clients.
+func Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var conn net.Conn
+	err := InNetNS(func() (err error) {
+		conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	return conn, err
+}
+
+// Command is name with args run inside the node's network namespace (and no other
+// namespace of its own, so kubelet's mounts are containerd's).
+func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + netnsPath, "--", name}, args...)...)
+}
