@@ -88,13 +88,19 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
 			p.waitFirstLookup()
+			sent := p.complete(e)
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
-			out, err = call(ctx, eventsAPI(client), p.complete(e))
+			out, err = call(ctx, eventsAPI(client), sent)
 			cancel()
 			countWrite(verb, err)
 			if err == nil {
 				return out, "", nil
+			}
+			if verb == "create" && seen.ownEvent(err) {
+				// An earlier try was stored and its answer lost. Returned as written, the
+				// event's name goes to the correlator, which patches it for a repeat.
+				return sent, "", nil
 			}
 			if !seen.retryable(err) {
 				return nil, dropRejected, err
