@@ -75,14 +75,23 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 // write makes one Events API call for e, retrying the failures worth it (see failures)
 // with capped exponential backoff, or the server's Retry-After if longer, as long as the
 // next try comes at most maxAge after the line was logged; each try is bounded by
-// apiTimeout. It returns the drop reason when it gives up: rejected, retries_exhausted
-// or shutdown.
+// apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
+// line, runs (see quietPeriod). It returns the drop reason when it gives up: rejected,
+// retries_exhausted or shutdown.
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
 	clk := p.opts.clock
 	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
 	var wait time.Duration
 	var seen failures
 	for {
+		if until := p.quiet.end(); clk.Now().Before(until) {
+			if until.After(deadline) {
+				return nil, dropRetriesExhausted, quietError{until}
+			}
+			if !p.sleep(until.Sub(clk.Now())) {
+				return nil, dropShutdown, p.ctx.Err()
+			}
+		}
 		client, err := p.waitClient(deadline)
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
@@ -111,7 +120,9 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		}
 		wait = p.opts.retry.next(wait)
 		if d, ok := apierrors.SuggestsClientDelay(err); ok {
-			wait = max(wait, time.Duration(d)*time.Second)
+			asked := time.Duration(d) * time.Second
+			p.quiet.extend(clk.Now().Add(asked))
+			wait = max(wait, asked)
 		}
 		if clk.Now().Add(wait).After(deadline) {
 			return nil, dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, wait)
