@@ -3,10 +3,13 @@ package k8s_event
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,12 +131,13 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 }
 
 // A 409 AlreadyExists on a create is the line's own event only when an earlier try may
-// have been stored: no answer at all, or a 5xx. On a first try, or after an answer that
-// says the server did not take the request (429), the name belongs to another event and
-// the line is dropped.
+// have been stored: no answer at all, or a 5xx. On a first try, or after a try the server
+// did not take (answered 429, or a connection it refused), the name belongs to another
+// event and the line is dropped.
 func TestAlreadyExistsIsOursOnlyAfterATryThatMayHaveLanded(t *testing.T) {
 	exists := apierrors.NewAlreadyExists(schema.GroupResource{Resource: "events"}, "coredns.1")
 	lost := errors.New("http2: client connection lost")
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	tests := []struct {
 		name    string
 		answers []error
@@ -144,6 +148,7 @@ func TestAlreadyExistsIsOursOnlyAfterATryThatMayHaveLanded(t *testing.T) {
 		{"after a 504", []error{statusError(http.StatusGatewayTimeout), exists}, outcomeCreated},
 		{"after a 503", []error{statusError(http.StatusServiceUnavailable), exists}, outcomeCreated},
 		{"after a 429", []error{statusError(http.StatusTooManyRequests), exists}, dropRejected},
+		{"after a refused connection", []error{refused, exists}, dropRejected},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
