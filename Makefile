@@ -9,6 +9,10 @@ GO_TEST     := go test -race -count=1
 vet = CGO_ENABLED=0 $(NICE) go vet -C $(1) -trimpath ./...
 E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_ROOT=$(CURDIR)
 
+# lint fails on a file in the index (tracked, or staged) larger than this, in bytes: build
+# products are never committed.
+MAX_FILE_BYTES := 1048576
+
 .PHONY: all coredns controlplane node-bin node-deps probe-image run test unit lint deploy-check e2e node fuzz bench clean
 
 all: coredns
@@ -58,6 +62,9 @@ test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit e2e NICE='nice -n 10'
 
 lint:
+	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \
+		git cat-file --batch-check='%(objectsize) %(rest)' | awk '$$1 ~ /^[0-9]+$$/ && $$1 > $(MAX_FILE_BYTES)'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build products belong in .gitignore):"; echo "$$big"; exit 1; fi
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(call vet,.)
 	$(call vet,cmd/coredns)

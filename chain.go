@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 )
 
 // component is the Event source component.
@@ -26,7 +27,7 @@ type chain struct {
 func newChain(p *pipeline, cacheSize int) *chain {
 	c := &chain{cacheSize: cacheSize}
 	c.broadcaster = record.NewBroadcaster(
-		record.WithContext(p.ctx),
+		record.WithContext(klog.NewContext(p.ctx, p.opts.log.broadcasterLogger())),
 		record.WithCorrelatorOptions(record.CorrelatorOptions{
 			LRUCacheSize: cacheSize,
 			// The token buckets in front already charged every line: the correlator's

@@ -1,8 +1,10 @@
 package k8s_event
 
 import (
+	"cmp"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -14,11 +16,13 @@ import (
 )
 
 // apfServer answers the first refusals Event writes as API Priority and Fairness does
-// when a priority level is full: 429, a Retry-After (3 s), a plain-text body; then 201.
+// when a priority level is full: 429, a Retry-After (retryAfter seconds, 3 if 0), a
+// plain-text body; then 201.
 type apfServer struct {
-	refusals int
-	mu       sync.Mutex
-	n        int // requests so far
+	refusals   int
+	retryAfter int
+	mu         sync.Mutex
+	n          int // requests so far
 }
 
 func (s *apfServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -27,7 +31,7 @@ func (s *apfServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := s.n
 	s.mu.Unlock()
 	if n <= s.refusals {
-		w.Header().Set("Retry-After", "3")
+		w.Header().Set("Retry-After", strconv.Itoa(cmp.Or(s.retryAfter, 3)))
 		http.Error(w, "Too many requests, please try again later.", http.StatusTooManyRequests)
 		return
 	}

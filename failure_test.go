@@ -83,6 +83,20 @@ func failFirst(p *fake.Clientset, n int, err error) *atomic.Int32 {
 	return &calls
 }
 
+// answerCreates makes the fake answer its event creates with answers, in order: an error
+// fails the call, nil lets it through; the calls after the last answer go through too,
+// unless it is an error, which answers every call after it.
+func answerCreates(client *fake.Clientset, answers ...error) *atomic.Int32 {
+	var calls atomic.Int32
+	client.PrependReactor("create", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		if err := answers[min(int(calls.Add(1)), len(answers))-1]; err != nil {
+			return true, nil, err
+		}
+		return false, nil, nil
+	})
+	return &calls
+}
+
 // stepUntilDone advances clk whenever the pipeline waits on it, until done or 20 fake
 // minutes have gone by.
 func stepUntilDone(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, done func() bool) {
@@ -288,5 +302,21 @@ func TestRefusalsOfAStartingAPIServerRetried(t *testing.T) {
 	}
 	if got := calls.Load(); got != 4 {
 		t.Errorf("%d create calls, want 4", got)
+	}
+}
+
+// A starting API server's 401s and 403s are retried 5 times, not more: the 6th refusal
+// drops the line.
+func TestRefusalsOfAStartingAPIServerRetriedFiveTimes(t *testing.T) {
+	p, clk, client := newTestPipeline(t, "k8s_event")
+	calls := answerCreates(client, errors.New("connect: connection refused"), statusError(http.StatusForbidden))
+	before := readOutcomes()
+	p.listener.Error("plugin/errors: ", "logged while the API server restarts")
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.inflight.Load() == 0 })
+	if got, want := readOutcomes().since(before), (outcomes{dropRejected: 1}); got.String() != want.String() {
+		t.Errorf("outcomes %s, want %s", got, want)
+	}
+	if got, want := calls.Load(), int32(1+1+maxAuthRetries); got != want {
+		t.Errorf("%d create calls, want %d: the unreachable one, a 403, and %d retries of it", got, want, maxAuthRetries)
 	}
 }

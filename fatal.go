@@ -51,7 +51,7 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 		countEnd("", dropRejected)
 	}
 	if err != nil {
-		p.opts.log.printf("event delivery: could not write the event of a fatal line: %v", err)
+		p.opts.log.printf("event dropped: the event of a fatal line was not written: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package k8s_event
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,5 +151,37 @@ func TestBacklogBelowBroadcasterQueue(t *testing.T) {
 	}
 	if maxBacklog >= 1000 {
 		t.Errorf("maxBacklog %d, want it below client-go's broadcaster queue of 1000", maxBacklog)
+	}
+}
+
+// A line is tried until its last chance within maxAge of being logged, and never after:
+// the sink gives up when the next wait would end past it, not once it has passed.
+func TestNoTryAfterALinesMaxAge(t *testing.T) {
+	p, clk, client := newTestPipeline(t, "k8s_event")
+	var mu sync.Mutex
+	var tries []time.Time
+	var deadline time.Time
+	client.PrependReactor("create", "events", func(a k8stesting.Action) (bool, k8sruntime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		tries = append(tries, clk.Now())
+		deadline = a.(k8stesting.CreateAction).GetObject().(*corev1.Event).LastTimestamp.Add(p.opts.maxAge)
+		return true, nil, statusError(http.StatusServiceUnavailable)
+	})
+	before := readOutcomes()
+	p.listener.Error("plugin/errors: ", "upstream down")
+	// Steps of 1 s: every wait (whole seconds) ends exactly when it was meant to.
+	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 1}); got.String() != want.String() {
+		t.Errorf("outcomes %s, want %s", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	last := tries[len(tries)-1]
+	if last.After(deadline) {
+		t.Errorf("last try %s after the line's deadline (%s after it was logged)", last.Sub(deadline), p.opts.maxAge)
+	}
+	if last.Before(deadline.Add(-p.opts.retry.max)) {
+		t.Errorf("last try %s before the line's deadline, want the line tried until its last chance", deadline.Sub(last))
 	}
 }

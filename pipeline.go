@@ -30,6 +30,7 @@ type pipeline struct {
 
 	queue    chan line
 	inflight atomic.Int64 // admitted lines not yet resolved: the backlog
+	quiet    quietPeriod  // the API server's latest Retry-After
 
 	ref         atomic.Pointer[corev1.ObjectReference]
 	refDone     chan struct{} // closed when ref is final

@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	restclient "k8s.io/client-go/rest"
 )
 
@@ -39,6 +40,7 @@ const maxAuthRetries = 5
 type failures struct {
 	unreachable bool // a try found no API server to answer (no client yet, a connection error)
 	refusals    int  // 401s and 403s so far
+	mayBeStored bool // a try that failed may have been carried out (see mayHaveLanded)
 }
 
 // retryable records err, the latest failure, and tells whether to try again.
@@ -49,7 +51,31 @@ func (f *failures) retryable(err error) bool {
 		f.refusals++
 	}
 	f.unreachable = f.unreachable || !isStatus(err)
+	f.mayBeStored = f.mayBeStored || mayHaveLanded(err)
 	return retry
+}
+
+// ownEvent reports whether err, the answer to a create, says that the event exists
+// because an earlier try of the same create was stored. client-go's recorder names an
+// event after its object and the nanosecond it made it, so nothing else has its name:
+// a 409 AlreadyExists after a try that may have been stored is that try's event. On a
+// first try, or after answers that say the server did not take the request, the name
+// is another event's, and the line is refused.
+func (f *failures) ownEvent(err error) bool {
+	return f.mayBeStored && apierrors.IsAlreadyExists(err)
+}
+
+// mayHaveLanded reports whether a failed try may have been stored anyway: the request
+// went out and no answer says the server refused it. No answer came (a timeout, a
+// dropped connection), or a 5xx, which a server or a proxy in front of it may send
+// after the write was made.
+func mayHaveLanded(err error) bool {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Code >= http.StatusInternalServerError
+	}
+	var construction *restclient.RequestConstructionError
+	return !errors.As(err, &construction) && !utilnet.IsConnectionRefused(err)
 }
 
 // isStatus reports whether err is an answer of the API server.

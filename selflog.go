@@ -8,6 +8,8 @@ import (
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	restclient "k8s.io/client-go/rest"
 )
 
 // selfLog prints this plugin's own messages about delivering events: API failures,
@@ -17,7 +19,8 @@ import (
 // delivery message can come back as an event. It prints at most one message of each
 // kind (the format's text before its first ": ", such as "event delivery") per
 // interval, with a count of those held back, so an unreachable API server costs one line
-// a minute, and a throttling notice does not hide a delivery failure.
+// a minute, a throttling notice does not hide a delivery failure, and a retry notice
+// does not hide a drop.
 type selfLog struct {
 	interval time.Duration
 	now      func() time.Time
@@ -72,9 +75,20 @@ func (l *selfLog) printf(format string, v ...any) {
 // logger is the logr.Logger put in the context of every client-go call the plugin makes,
 // and given to client-go's event broadcaster and recorder: API warnings, throttling
 // notices and errors at verbosity 0 are printed through l; verbose messages are not.
-func (l *selfLog) logger() logr.Logger { return logr.New(selfLogSink{l}) }
+func (l *selfLog) logger() logr.Logger { return logr.New(selfLogSink{l: l}) }
 
-type selfLogSink struct{ l *selfLog }
+// broadcasterLogger is the logger of client-go's event broadcaster: logger, without the
+// broadcaster's "Server rejected event (will not retry!)" about the errors the sink
+// returns (API statuses and request construction errors, see finalError). The sink
+// returns one only for a line it dropped, and printed the drop itself.
+func (l *selfLog) broadcasterLogger() logr.Logger {
+	return logr.New(selfLogSink{l: l, sinkReportsDrops: true})
+}
+
+type selfLogSink struct {
+	l                *selfLog
+	sinkReportsDrops bool
+}
 
 func (selfLogSink) Init(logr.RuntimeInfo)            {}
 func (selfLogSink) Enabled(level int) bool           { return level == 0 }
@@ -86,9 +100,22 @@ func (s selfLogSink) Info(level int, msg string, _ ...any) {
 	}
 }
 func (s selfLogSink) Error(err error, msg string, _ ...any) {
+	if s.sinkReportsDrops && sinkVerdict(err) {
+		return
+	}
 	if err != nil {
 		s.l.printf("event delivery: %s: %v", msg, err)
 		return
 	}
 	s.l.printf("event delivery: %s", msg)
+}
+
+// sinkVerdict reports whether err is one the sink returns to client-go's recorder, which
+// gives up on these at once.
+func sinkVerdict(err error) bool {
+	switch err.(type) {
+	case *apierrors.StatusError, *restclient.RequestConstructionError:
+		return true
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package k8s_event
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +25,7 @@ func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 	out, reason, err := s.p.write("create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.CreateWithEventNamespaceWithContext(ctx, e)
 	})
-	s.resolve(outcomeCreated, reason)
+	s.resolve(outcomeCreated, reason, err)
 	return out, finalError(err)
 }
 
@@ -36,7 +37,7 @@ func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 	if apierrors.IsNotFound(err) {
 		return out, err // client-go creates the Event instead: the line is still on its way
 	}
-	s.resolve(outcomeMerged, reason)
+	s.resolve(outcomeMerged, reason, err)
 	return out, finalError(err)
 }
 
@@ -46,42 +47,71 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 	out, reason, err := s.p.write("update", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.UpdateWithEventNamespaceWithContext(ctx, e)
 	})
-	s.resolve(outcomeMerged, reason)
+	s.resolve(outcomeMerged, reason, err)
 	return out, finalError(err)
 }
 
-func (s *eventSink) resolve(outcome, reason string) {
+// resolve ends a line's way: outcome if the API stored it, else the drop reason, and why.
+func (s *eventSink) resolve(outcome, reason string, err error) {
+	s.p.printDrop(reason, err)
 	s.chain.pending.Add(-1)
 	s.p.resolve(outcome, reason)
+}
+
+// printDrop prints why a line was dropped, if it was. Drops are a kind of message of
+// their own (see selfLog): what is printed about lines still on their way never holds
+// back the news of a line lost.
+func (p *pipeline) printDrop(reason string, err error) {
+	switch reason {
+	case dropRejected:
+		p.opts.log.printf("event dropped: the API refused it: %v", err)
+	case dropRetriesExhausted:
+		p.opts.log.printf("event dropped: not written within %s of being logged: %v", p.opts.maxAge, err)
+	}
 }
 
 type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error)
 
 // write makes one Events API call for e, retrying the failures worth it (see failures)
-// with capped exponential backoff, or the server's Retry-After if longer, until the line
-// is maxAge old; each try is bounded by apiTimeout. It returns the drop reason when it
-// gives up: rejected, retries_exhausted or shutdown.
+// with capped exponential backoff, or the server's Retry-After if longer, as long as the
+// next try comes at most maxAge after the line was logged; each try is bounded by
+// apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
+// line, runs (see quietPeriod). It returns the drop reason when it gives up: rejected,
+// retries_exhausted or shutdown.
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
 	clk := p.opts.clock
 	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
 	var wait time.Duration
 	var seen failures
 	for {
+		if until := p.quiet.end(); clk.Now().Before(until) {
+			if until.After(deadline) {
+				return nil, dropRetriesExhausted, quietError{until}
+			}
+			if !p.sleep(until.Sub(clk.Now())) {
+				return nil, dropShutdown, p.ctx.Err()
+			}
+		}
 		client, err := p.waitClient(deadline)
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
 			p.waitFirstLookup()
+			sent := p.complete(e)
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
-			out, err = call(ctx, eventsAPI(client), p.complete(e))
+			out, err = call(ctx, eventsAPI(client), sent)
 			cancel()
 			countWrite(verb, err)
 			if err == nil {
 				return out, "", nil
 			}
+			if verb == "create" && seen.ownEvent(err) {
+				// An earlier try was stored and its answer lost. Returned as written, the
+				// event's name goes to the correlator, which patches it for a repeat.
+				return sent, "", nil
+			}
 			if !seen.retryable(err) {
-				p.opts.log.printf("event delivery: dropped an event the API refused: %v", err)
 				return nil, dropRejected, err
 			}
 		}
@@ -89,19 +119,28 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			return nil, dropShutdown, err
 		}
 		wait = p.opts.retry.next(wait)
-		if d, ok := apierrors.SuggestsClientDelay(err); ok && time.Duration(d)*time.Second > wait {
-			wait = time.Duration(d) * time.Second
+		if d, ok := apierrors.SuggestsClientDelay(err); ok {
+			asked := time.Duration(d) * time.Second
+			p.quiet.extend(clk.Now().Add(asked))
+			wait = max(wait, asked)
 		}
 		if clk.Now().Add(wait).After(deadline) {
-			p.opts.log.printf("event delivery: dropped an event after retrying for %s: %v", p.opts.maxAge, err)
-			return nil, dropRetriesExhausted, err
+			return nil, dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, wait)
 		}
 		p.opts.log.printf("event delivery: could not write an event, retrying in %s: %v", wait, err)
-		select {
-		case <-clk.After(wait):
-		case <-p.ctx.Done():
+		if !p.sleep(wait) {
 			return nil, dropShutdown, err
 		}
+	}
+}
+
+// sleep waits d on the pipeline's clock, and reports false if the pipeline stopped first.
+func (p *pipeline) sleep(d time.Duration) bool {
+	select {
+	case <-p.opts.clock.After(d):
+		return true
+	case <-p.ctx.Done():
+		return false
 	}
 }
 

@@ -67,10 +67,10 @@ func testDeliveryLogAcrossReloads(t *testing.T, cl *cluster) {
 			return int(failedWrites(m)) == i+1, fmt.Sprintf("%v failed writes", failedWrites(m))
 		})
 	}
-	delivery := countLines(c.Lines(), "plugin/k8s_event: ", "event delivery")
-	t.Logf("%d reloads, %d refused writes: %d event delivery lines", deniedReloads, deniedReloads+1, delivery)
-	if delivery != 1 {
-		t.Errorf("want the delivery failure logged once, got %d lines", delivery)
+	drops := countLines(c.Lines(), "plugin/k8s_event: ", "event dropped")
+	t.Logf("%d reloads, %d refused writes: %d event dropped lines", deniedReloads, deniedReloads+1, drops)
+	if drops != 1 {
+		t.Errorf("want the drops logged once, got %d lines", drops)
 	}
 }
 
@@ -107,11 +107,11 @@ func testWithoutEventPermission(t *testing.T, cl *cluster, extra ...string) {
 	elapsed := time.Since(began)
 	m := scrape(t, metricsAddr)
 	w := cl.waitAudit(t, int(m.Sum(metricWrites)), receivedSince(began))
-	delivery := countLines(c.Lines(), "plugin/k8s_event: ", "event delivery")
+	drops := countLines(c.Lines(), "plugin/k8s_event: ", "event dropped")
 	limit := rateLimit(defaultBurst, defaultQPS, elapsed)
-	t.Logf("after %v: %v lines, %v admitted, api_writes_total %v (%v failed); audit: %v writes (%v), %d denied; %d event delivery lines",
+	t.Logf("after %v: %v lines, %v admitted, api_writes_total %v (%v failed); audit: %v writes (%v), %d denied; %d event dropped lines",
 		elapsed.Round(time.Millisecond), m.Sum(metricLines), admitted, m.Sum(metricWrites), failedWrites(m),
-		w.total(), w.byVerb, w.denied, delivery)
+		w.total(), w.byVerb, w.denied, drops)
 
 	if w.denied == 0 || w.allowed != 0 {
 		t.Errorf("audit log: want denied writes only, got %d denied, %d allowed", w.denied, w.allowed)
@@ -123,9 +123,9 @@ func testWithoutEventPermission(t *testing.T, cl *cluster, extra ...string) {
 		t.Errorf("want one failed write per admitted line (%v), got api_writes_total %v (%v failed) and %d in the audit log",
 			admitted, m.Sum(metricWrites), failed, w.total())
 	}
-	if most := 1 + int(elapsed/time.Minute); delivery < 1 || delivery > most {
-		t.Errorf("want the delivery failure logged at least once and at most once a minute (%d in %v), got %d lines",
-			most, elapsed.Round(time.Second), delivery)
+	if most := 1 + int(elapsed/time.Minute); drops < 1 || drops > most {
+		t.Errorf("want the drops logged at least once and at most once a minute (%d in %v), got %d lines",
+			most, elapsed.Round(time.Second), drops)
 	}
 	if evs := cl.events(t, pod); len(evs) != 0 {
 		t.Errorf("want no events, got:\n%s", devenv.FormatEvents(evs))

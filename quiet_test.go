@@ -1,0 +1,108 @@
+package k8s_event
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// A Retry-After longer than the time a line has left drops that line, and quiets the
+// lines behind it too: the API server asked for an hour without requests, and 20 lines
+// logged together, each with 15 minutes to go, are dropped without being sent.
+func TestRetryAfterBeyondALinesTimeQuietsTheLinesBehind(t *testing.T) {
+	srv := &apfServer{refusals: 1000, retryAfter: 3600}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	opts := testOptions(client, true)
+	opts.clock = clk
+	p := startPipeline(t, opts, client, "k8s_event {\n rate 1 25\n}")
+	// Similar lines aggregate from the 10th on: those are patches.
+	failed := func() float64 {
+		return testutil.ToFloat64(writesCount.WithLabelValues("create", "error")) + testutil.ToFloat64(writesCount.WithLabelValues("patch", "error"))
+	}
+	failed0 := failed()
+	before := readOutcomes()
+
+	for i := range 20 {
+		p.listener.Errorf("plugin/errors: ", "upstream %d down", i)
+	}
+	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+
+	if got := srv.requests(); got != 1 {
+		t.Errorf("the API server saw %d requests within the hour it asked for without any, want 1", got)
+	}
+	if f := failed() - failed0; f != 1 {
+		t.Errorf("api_writes_total: %v failed writes, want 1", f)
+	}
+	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 20}); got.String() != want.String() {
+		t.Errorf("outcomes %s, want %s", got, want)
+	}
+}
+
+// Once the API server asked for quiet, a line is not sent before the quiet ends: one
+// whose time runs out first is dropped unsent, one with time left after it waits for it.
+func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
+	p, clk, _ := newTestPipeline(t, "k8s_event")
+	start := clk.Now()
+	var sentAt []time.Time
+	call := func(answer error) eventCall {
+		return func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
+			sentAt = append(sentAt, clk.Now())
+			return &corev1.Event{}, answer
+		}
+	}
+	event := func(logged time.Time) *corev1.Event {
+		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
+	}
+
+	if _, reason, _ := p.write("create", event(start), call(apierrors.NewTooManyRequests("slow down", 3600))); reason != dropRetriesExhausted {
+		t.Fatalf("a line with 15 minutes left, asked to wait an hour: dropped for %q, want %q", reason, dropRetriesExhausted)
+	}
+	if _, reason, _ := p.write("create", event(start.Add(time.Minute)), call(nil)); reason != dropRetriesExhausted {
+		t.Errorf("a line whose time ends within the quiet hour: dropped for %q, want %q", reason, dropRetriesExhausted)
+	}
+	if len(sentAt) != 1 {
+		t.Errorf("%d requests, want 1: the second line's time ends before the quiet does", len(sentAt))
+	}
+
+	written := make(chan string, 1)
+	go func() {
+		_, reason, _ := p.write("create", event(start.Add(50*time.Minute)), call(nil))
+		written <- reason
+	}()
+	var reason string
+	for deadline, done := time.Now().Add(10*time.Second), false; !done; {
+		select {
+		case reason = <-written:
+			done = true
+		default:
+			if time.Now().After(deadline) {
+				t.Fatal("the line waiting for the quiet to end was not written")
+			}
+			if clk.HasWaiters() {
+				clk.Step(time.Minute)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if reason != "" {
+		t.Errorf("a line with time left after the quiet hour dropped for %q, want it written", reason)
+	}
+	if len(sentAt) != 2 || sentAt[1].Before(start.Add(time.Hour)) {
+		t.Errorf("requests at %v, want the second one an hour or more after %v", sentAt, start)
+	}
+}
