@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,18 @@ func TestLayoutTarRoundTrip(t *testing.T) {
 	want, _ := idx.Digest()
 	if d, _ := got.Digest(); d != want || name != "localhost/k8s-event/coredns:dev" {
 		t.Errorf("read back %s named %q, want %s named localhost/k8s-event/coredns:dev", d, name, want)
+	}
+
+	// A blob whose content changed (here the configs' user) is refused.
+	corrupt := bytes.ReplaceAll(data, []byte(`"User":"65532:65532"`), []byte(`"User":"00000:00000"`))
+	if bytes.Equal(corrupt, data) {
+		t.Fatal("the tar has no config with user 65532:65532")
+	}
+	if err := os.WriteFile(file, corrupt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readLayoutTar(file, t.TempDir()); err == nil || !strings.Contains(err.Error(), "has digest") {
+		t.Errorf("reading a tar with a changed blob: %v, want a digest error", err)
 	}
 }
 

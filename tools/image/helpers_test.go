@@ -8,10 +8,10 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 // builtImage is an image make image-check gives the tests (K8S_EVENT_* variables).
@@ -20,25 +20,55 @@ type builtImage struct {
 	idx       v1.ImageIndex
 }
 
-// loadBuilt reads the image whose tar and name the environment variables give, and checks
-// that every blob has its digest and size.
+// loaded holds the images the tests have read, by tar: read once, they are checked by
+// several tests.
+var loaded struct {
+	sync.Mutex
+	images map[string]builtImage
+	dir    string // where they are unpacked; TestMain removes it
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if loaded.dir != "" {
+		os.RemoveAll(loaded.dir)
+	}
+	os.Exit(code)
+}
+
+// loadBuilt reads the image whose tar and name the environment variables give (every
+// blob's digest checked on the way).
 func loadBuilt(t *testing.T, tarVar, nameVar string) builtImage {
 	t.Helper()
 	file, want := os.Getenv(tarVar), os.Getenv(nameVar)
 	if file == "" || want == "" {
 		t.Skipf("%s and %s are not set: make image-check builds the images and runs this test", tarVar, nameVar)
 	}
-	idx, name, err := readLayoutTar(file, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	loaded.Lock()
+	defer loaded.Unlock()
+	b, ok := loaded.images[file]
+	if !ok {
+		if loaded.dir == "" {
+			dir, err := os.MkdirTemp("", "k8s-event-image-test-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			loaded.dir, loaded.images = dir, map[string]builtImage{}
+		}
+		dir, err := os.MkdirTemp(loaded.dir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.tar = file
+		if b.idx, b.name, err = readLayoutTar(file, dir); err != nil {
+			t.Fatal(err)
+		}
+		loaded.images[file] = b
 	}
-	if name != want {
-		t.Errorf("%s names the image %q, want %q", file, name, want)
+	if b.name != want {
+		t.Fatalf("%s names the image %q, want %q", file, b.name, want)
 	}
-	if err := validate.Index(idx); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	return builtImage{tar: file, name: name, idx: idx}
+	return b
 }
 
 // imagePlatforms are the platforms make image builds for.
@@ -95,27 +125,39 @@ type layerEntry struct {
 	data []byte
 }
 
-// singleLayer returns the entries of an image's only layer, failing unless it has one.
+// singleLayer returns the entries of an image's only layer, failing unless it has one,
+// whose uncompressed digest is the config's diff ID.
 func singleLayer(t *testing.T, img v1.Image) []layerEntry {
 	t.Helper()
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(layers) != 1 {
-		t.Fatalf("the image has %d layers, want 1", len(layers))
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 1 || len(cf.RootFS.DiffIDs) != 1 {
+		t.Fatalf("the image has %d layers and %d diff IDs, want 1", len(layers), len(cf.RootFS.DiffIDs))
 	}
 	rc, err := layers[0].Uncompressed()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
+	pr, pw := io.Pipe()
+	diffID := make(chan v1.Hash, 1)
+	go func() {
+		h, _, err := v1.SHA256(pr)
+		pr.CloseWithError(err)
+		diffID <- h
+	}()
 	var entries []layerEntry
-	tr := tar.NewReader(rc)
+	tr := tar.NewReader(io.TeeReader(rc, pw))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return entries
+			break
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -126,6 +168,14 @@ func singleLayer(t *testing.T, img v1.Image) []layerEntry {
 		}
 		entries = append(entries, layerEntry{hdr: hdr, data: data})
 	}
+	if _, err := io.Copy(pw, rc); err != nil { // the tar's padding after its last entry
+		t.Fatal(err)
+	}
+	pw.Close()
+	if h := <-diffID; h != cf.RootFS.DiffIDs[0] {
+		t.Errorf("the layer's content has digest %s, the config's diff ID is %s", h, cf.RootFS.DiffIDs[0])
+	}
+	return entries
 }
 
 // wantEntry is what a layer entry must be: a directory or regular file owned by 0:0

@@ -109,13 +109,13 @@ func TestCapabilityExtracted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := layers[0].Uncompressed()
+	rc, err := layers[0].Compressed()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(tarCmd, "--xattrs", "--xattrs-include=*", "-xf", "-", "-C", dir)
+	cmd := exec.Command(tarCmd, "--xattrs", "--xattrs-include=*", "-xzf", "-", "-C", dir)
 	cmd.Stdin = rc
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -160,7 +161,8 @@ func indexBlobs(idx v1.ImageIndex) ([]blob, error) {
 }
 
 // readLayoutTar reads what writeLayoutTar wrote: the image index and its name. It unpacks
-// the tar into dir, which must stay until the index is no longer used.
+// the tar into dir, which must stay until the index is no longer used, and fails unless
+// every blob has the digest it is named after.
 func readLayoutTar(file, dir string) (idx v1.ImageIndex, name string, err error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -185,7 +187,7 @@ func readLayoutTar(file, dir string) (idx v1.ImageIndex, name string, err error)
 		case tar.TypeDir:
 			err = os.MkdirAll(target, 0o755)
 		case tar.TypeReg:
-			err = writeFile(target, tr)
+			err = writeFile(target, tr, strings.HasPrefix(clean, "blobs/"))
 		default:
 			err = fmt.Errorf("entry %q: unexpected type %q", hdr.Name, hdr.Typeflag)
 		}
@@ -211,8 +213,9 @@ func readLayoutTar(file, dir string) (idx v1.ImageIndex, name string, err error)
 	return idx, im.Manifests[0].Annotations[annotationContainerdName], nil
 }
 
-// writeFile writes r to a new file, making its directory.
-func writeFile(name string, r io.Reader) error {
+// writeFile writes r to a new file, making its directory. A blob's content must have the
+// digest of its name (blobs/ALGORITHM/HEX).
+func writeFile(name string, r io.Reader, blob bool) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
@@ -220,9 +223,14 @@ func writeFile(name string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	h, _, err := v1.SHA256(io.TeeReader(r, f))
+	if err != nil {
 		f.Close()
 		return err
+	}
+	if want := filepath.Base(filepath.Dir(name)) + ":" + filepath.Base(name); blob && h.String() != want {
+		f.Close()
+		return fmt.Errorf("blob %s has digest %s", want, h)
 	}
 	return f.Close()
 }
