@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // builtImage is an image make image-check gives the tests (K8S_EVENT_* variables).
@@ -94,6 +95,9 @@ func platformImages(t *testing.T, idx v1.ImageIndex, want []string) map[string]v
 	for _, d := range im.Manifests {
 		if d.Platform == nil {
 			t.Fatalf("manifest %s has no platform", d.Digest)
+		}
+		if d.MediaType != types.OCIManifestSchema1 || d.ArtifactType != "" {
+			t.Errorf("manifest %s: media type %s, artifact type %q; want an OCI image manifest, not an artifact", d.Digest, d.MediaType, d.ArtifactType)
 		}
 		p := d.Platform.OS + "/" + d.Platform.Architecture
 		got = append(got, p)

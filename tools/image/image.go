@@ -30,10 +30,18 @@ func buildIndex(platforms []platformRecipe, created time.Time) (v1.ImageIndex, e
 			return nil, fmt.Errorf("%s: %w", p.platform, err)
 		}
 		platform := p.platform
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &platform}})
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: plainImage{img}, Descriptor: v1.Descriptor{Platform: &platform}})
 	}
 	return idx, nil
 }
+
+// plainImage is an image whose descriptor in an index has no artifactType: that field is
+// for artifacts, and go-containerregistry would otherwise set it to the config's media
+// type, as no container engine does for an image.
+type plainImage struct{ v1.Image }
+
+// ArtifactType is the empty artifact type (partial.Descriptor asks for it).
+func (plainImage) ArtifactType() (string, error) { return "", nil }
 
 // buildImage makes the OCI image of r for platform p.
 func buildImage(r recipe, p v1.Platform, created time.Time) (v1.Image, error) {
