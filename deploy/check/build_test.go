@@ -234,12 +234,21 @@ func TestReleaseWorkflow(t *testing.T) {
 	if !ok || !runsMakeTest(test) || len(test.Needs) > 0 {
 		t.Fatal("release.yml: no job test that runs make test first")
 	}
-	var uploaded bool
+	var artifact string
 	for _, s := range test.Steps {
-		uploaded = uploaded || strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == ".build/image/coredns.tar"
+		if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == ".build/image/coredns.tar" {
+			artifact = s.With["name"]
+		}
 	}
-	if !uploaded {
+	if artifact == "" {
 		t.Error("release.yml: the test job does not keep the image it tested (.build/image/coredns.tar)")
+	}
+	var downloaded bool
+	for _, s := range w.Jobs["image"].Steps {
+		downloaded = downloaded || strings.HasPrefix(s.Uses, "actions/download-artifact@") && s.With["name"] == artifact && s.With["path"] == ".build/image"
+	}
+	if !downloaded {
+		t.Errorf("release.yml: the image job does not put the test job's artifact %q in .build/image, where make push-image reads it", artifact)
 	}
 	// needsTest says whether a job runs after test, directly or through other jobs.
 	var needsTest func(name string, depth int) bool
