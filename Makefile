@@ -13,23 +13,89 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 # products are never committed.
 MAX_FILE_BYTES := 1048576
 
-.PHONY: all coredns controlplane node-bin node-deps probe-image run test unit lint deploy-check e2e node fuzz bench clean
+.PHONY: all coredns image pause-image probe-image image-check push-image controlplane node-bin node-deps \
+	run test unit lint deploy-check e2e node fuzz bench clean
 
 all: coredns
 
 # The commit `coredns -version` shows: this repository's, with -dirty for uncommitted
-# changes. The image build passes it in (its context has no .git).
+# changes.
 ifndef GIT_COMMIT
 GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
 endif
 
 # CoreDNS with every in-tree plugin plus kubeapi and k8s_event (module cmd/coredns). The one
-# build command for ./coredns, the image (deploy/Dockerfile) and the release binaries
+# build command for ./coredns, the image (make image) and the release binaries
 # (.github/workflows/release.yml): static, stripped, the commit in -version. GOOS and GOARCH
 # come from the environment; COREDNS, an absolute path, names the output.
 coredns:
 	CGO_ENABLED=0 go build -C cmd/coredns -trimpath \
 		-ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(GIT_COMMIT)' -o $(COREDNS) .
+
+# Images, built without a container engine (module tools/image): each an OCI image index
+# for IMAGE_PLATFORMS, written as an OCI image layout tar that
+# `ctr -n k8s.io images import --all-platforms FILE` loads, under the name given here.
+#   make image:       IMAGE_TAR, named IMAGE: CoreDNS with the plugin (make coredns), the CA
+#                     bundle, user 65532, port 53 through the binary's cap_net_bind_service.
+#   make pause-image: PAUSE_TAR, named PAUSE_IMAGE: a Pod sandbox image (tools/image/pause),
+#                     for containerd's sandbox_image where none can be pulled.
+#   make probe-image: PROBE_TAR, named PROBE_IMAGE: the node tests' DNS client Pod
+#                     (internal/devenv/cmd/dnsprobe), for this machine's platform only.
+# A name needs a registry host (localhost for an image that is only imported): the kubelet
+# looks a name without one up under the default registry's. Every date in an image is
+# SOURCE_DATE_EPOCH, the commit's time: the same commit and CA bundle make the same digests.
+IMAGE_DIR       := $(CURDIR)/.build/image
+IMAGE           := localhost/k8s-event/coredns:dev
+IMAGE_TAR       := $(IMAGE_DIR)/coredns.tar
+PAUSE_IMAGE     := localhost/k8s-event/pause:dev
+PAUSE_TAR       := $(IMAGE_DIR)/pause.tar
+PROBE_IMAGE     := localhost/k8s-event/dnsprobe:dev
+PROBE_TAR       := $(IMAGE_DIR)/dnsprobe.tar
+IMAGE_PLATFORMS := linux/amd64 linux/arm64
+CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# platform_args lists OS/ARCH=$(IMAGE_DIR)/OS/ARCH/$(1) for every platform.
+platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
+
+image:
+	@test -s $(CA_BUNDLE) || { apt-get update && apt-get install -y ca-certificates; }
+	@set -e; for p in $(IMAGE_PLATFORMS); do mkdir -p $(IMAGE_DIR)/$$p; \
+		echo "make coredns for $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(NICE) $(MAKE) --no-print-directory coredns \
+			COREDNS=$(IMAGE_DIR)/$$p/coredns GIT_COMMIT=$(GIT_COMMIT); \
+	done
+	$(NICE) go run -C tools/image . coredns -name $(IMAGE) -out $(IMAGE_TAR) \
+		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $(call platform_args,coredns)
+
+pause-image:
+	@set -e; for p in $(IMAGE_PLATFORMS); do \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build -C tools/image/pause -trimpath \
+			-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/pause .; \
+	done
+	$(NICE) go run -C tools/image . pause -name $(PAUSE_IMAGE) -out $(PAUSE_TAR) \
+		-epoch $(SOURCE_DATE_EPOCH) $(call platform_args,pause)
+
+probe-image:
+	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 go build -C internal/devenv -trimpath \
+		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/dnsprobe ./cmd/dnsprobe && \
+	$(NICE) go run -C tools/image . dnsprobe -name $(PROBE_IMAGE) -out $(PROBE_TAR) \
+		-epoch $(SOURCE_DATE_EPOCH) $$p=$(IMAGE_DIR)/$$p/dnsprobe
+
+# The images' tests (module tools/image): each layer's files, owners, modes and the
+# capability bytes, the configs, both platforms' binaries, and `ctr images import` into a
+# containerd of their own (root only: they fail without it).
+image-check: image pause-image node-deps
+	cd tools/image && K8S_EVENT_IMAGE_TAR=$(IMAGE_TAR) K8S_EVENT_IMAGE=$(IMAGE) \
+		K8S_EVENT_PAUSE_TAR=$(PAUSE_TAR) K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) \
+		K8S_EVENT_CA_BUNDLE=$(CA_BUNDLE) K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) \
+		K8S_EVENT_IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' $(NICE) $(GO_TEST) ./...
+
+# Publishes IMAGE_TAR as make image wrote it (the image make test checked, same digests) to
+# IMAGE_REPOSITORY (REGISTRY/PATH) under release VERSION's tags: VERSION, and latest unless
+# VERSION is a pre-release (v1.2.0-rc.1). The login comes from REGISTRY_USERNAME and
+# REGISTRY_PASSWORD. The release workflow runs it.
+push-image:
+	go run -C tools/image . push -tar $(IMAGE_TAR) -repository $(IMAGE_REPOSITORY) -version $(VERSION)
 
 # etcd, kube-apiserver and kubectl at pinned versions, cached in .bin/.
 controlplane:
@@ -46,13 +112,27 @@ node-deps:
 		command -v $$p >/dev/null || { apt-get update && apt-get install -y containerd runc \
 			containernetworking-plugins iptables util-linux; break; }; done
 
+# The node tests' and the node demo's images and programs, as package node reads them.
+NODE_ENV := K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \
+	K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) K8S_EVENT_PAUSE_IMAGE_FILE=$(PAUSE_TAR) \
+	K8S_EVENT_PROBE_IMAGE=$(PROBE_IMAGE) K8S_EVENT_PROBE_IMAGE_FILE=$(PROBE_TAR)
+NODE_PARTS := coredns controlplane node-bin node-deps image pause-image probe-image
+
 # The demo: a local API server (or the cluster of $KUBECONFIG), CoreDNS with the plugin,
-# a few log lines, and the events they became. Ctrl-C stops everything.
+# a few log lines, and the events they became. Ctrl-C stops everything. With NODE=1
+# (root, Linux): a real single-node Kubernetes, CoreDNS from the project's image as
+# kube-system's DNS (kubeadm's, then the README's install), and its events in kubectl
+# describe pod; the node runs until Ctrl-C.
+ifdef NODE
+run: $(NODE_PARTS)
+	$(E2E_ENV) $(NODE_ENV) go run -C internal/devenv ./cmd/runnode
+else
 run: coredns
 ifndef KUBECONFIG
 run: controlplane
 endif
 	$(E2E_ENV) go run -C internal/devenv ./cmd/run
+endif
 
 # lint, unit and e2e side by side, each part's output printed whole when it ends. e2e
 # mostly waits (one of its tests keeps an API server down for 160 s), so lint and unit
@@ -72,20 +152,19 @@ lint:
 	$(call vet,e2e)
 	$(call vet,bench)
 	$(call vet,deploy/check)
+	$(call vet,tools/image)
 
-unit: deploy-check
+unit: deploy-check image-check
 	$(NICE) $(GO_TEST) ./...
 	cd internal/devenv && $(NICE) $(GO_TEST) ./...
 	cd bench && $(NICE) $(GO_TEST) ./...
 
 # deploy/: every file parses, the Kustomization renders, the RBAC rules are exactly what the
 # plugin uses and the Helm files agree with deploy/'s (module deploy/check). And the build
-# command of the image: ./coredns (which e2e uses too) prints the commit with -version, and
-# the linux/arm64 cross build, as docker buildx makes it, is static with the commit in it.
-deploy-check: coredns
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	GOOS=linux GOARCH=arm64 $(NICE) $(MAKE) --no-print-directory coredns COREDNS=$$tmp/coredns GIT_COMMIT=$(GIT_COMMIT) && \
-	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$$tmp/coredns \
+# command: ./coredns (which e2e uses too) prints the commit with -version, and the image's
+# linux/arm64 cross build is static with the commit in it.
+deploy-check: coredns image
+	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$(IMAGE_DIR)/linux/arm64/coredns \
 		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
 
 # End-to-end: the real ./coredns against a real kube-apiserver and etcd on loopback.
@@ -97,6 +176,12 @@ deploy-check: coredns
 # that start together slow every test down.
 e2e: coredns controlplane
 	cd e2e && $(E2E_ENV) $(GO_TEST) -timeout 25m -parallel 12 .
+
+# The node tests (e2e/node): CoreDNS from the project's image as kube-system's DNS on a
+# real single-node Kubernetes in a network namespace of its own (internal/devenv/node),
+# installed over kubeadm's CoreDNS. Root and Linux only: elsewhere they fail, saying so.
+node: $(NODE_PARTS)
+	cd e2e && $(E2E_ENV) $(NODE_ENV) $(GO_TEST) -timeout 20m -v ./node
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s .
@@ -112,4 +197,4 @@ bench: coredns controlplane
 	$(E2E_ENV) go run -C bench . $(BENCH_FLAGS)
 
 clean:
-	rm -rf $(COREDNS) $(BIN_DIR)
+	rm -rf $(COREDNS) $(BIN_DIR) $(IMAGE_DIR)

@@ -9,8 +9,8 @@
 // plugin's setup before it starts any, so the lines plugins log while starting and after
 // are all heard; they wait in a bounded queue until kubeapi's connection is up.
 //
-// make coredns builds it (static, the commit in -version); deploy/Dockerfile does the same
-// in an image build.
+// make coredns builds it (static, the commit in -version); make image packs that build in
+// the image.
 package main
 
 import (

@@ -35,26 +35,33 @@ func mustMatch(t *testing.T, name, text, expr, why string) {
 }
 
 // TestBuildCommand: the Makefile's coredns target is the static build with the commit, and
-// deploy/Dockerfile runs that target, cross-compiling on the build platform.
+// make image builds the image's binaries with it, cross-compiled for linux/amd64 and
+// linux/arm64, with the same commit.
 func TestBuildCommand(t *testing.T) {
 	mk := readText(t, "Makefile")
 	mustMatch(t, "Makefile", mk, `^coredns:`, "the build command")
 	mustMatch(t, "Makefile", mk, `^\s+CGO_ENABLED=0 go build -C cmd/coredns `, "a static build of cmd/coredns")
 	mustMatch(t, "Makefile", mk, `-X github\.com/coredns/coredns/coremain\.GitCommit=\$\(GIT_COMMIT\)`, "the commit in -version")
 
-	df := readText(t, "deploy", "Dockerfile")
-	mustMatch(t, "deploy/Dockerfile", df, `^FROM --platform=\$BUILDPLATFORM \S+ AS build$`, "the build stage runs natively")
-	mustMatch(t, "deploy/Dockerfile", df, `^ARG TARGETOS$`, "the target platform")
-	mustMatch(t, "deploy/Dockerfile", df, `^ARG TARGETARCH$`, "the target platform")
-	mustMatch(t, "deploy/Dockerfile", df, `GOOS=\$TARGETOS GOARCH=\$TARGETARCH make coredns COREDNS=\S+ GIT_COMMIT=\$GIT_COMMIT`, "the Makefile's build command, cross-compiled")
-	stages := regexp.MustCompile(`(?m)^FROM .*$`).FindAllString(df, -1)
-	if len(stages) == 0 || stages[len(stages)-1] != "FROM scratch" {
-		t.Errorf("deploy/Dockerfile: stages %q, want the last FROM scratch (nothing but the static binary)", stages)
+	mustMatch(t, "Makefile", mk, `^IMAGE_PLATFORMS\s+:= linux/amd64 linux/arm64$`, "the image's platforms")
+	image := makeRecipe(t, mk, "image")
+	for _, expr := range []string{
+		`GOOS=\$\$\{p%/\*\} GOARCH=\$\$\{p#\*/\} .*\$\(MAKE\) --no-print-directory coredns`,
+		`COREDNS=\$\(IMAGE_DIR\)/\$\$p/coredns GIT_COMMIT=\$\(GIT_COMMIT\)`,
+		`go run -C tools/image \. coredns `,
+	} {
+		mustMatch(t, "Makefile's image recipe", image, expr, "make image builds the binaries with make coredns, one per platform")
 	}
-	users := regexp.MustCompile(`(?m)^USER (\d+):(\d+)$`).FindAllStringSubmatch(df, -1)
-	if len(users) != 1 || users[0][1] == "0" || users[0][2] == "0" {
-		t.Errorf("deploy/Dockerfile: USER lines %q, want one numeric non-root user and group", users)
+}
+
+// makeRecipe returns the recipe of a Makefile target, its command lines joined.
+func makeRecipe(t *testing.T, mk, target string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?ms)^` + regexp.QuoteMeta(target) + `:[^\n]*\n((?:\t[^\n]*\n)+)`).FindStringSubmatch(mk)
+	if m == nil {
+		t.Fatalf("Makefile: no target %s with a recipe", target)
 	}
+	return strings.ReplaceAll(m[1], "\\\n", " ")
 }
 
 // coreDNSVersion is the CoreDNS version cmd/coredns/go.mod pins, e.g. "1.15.0".
@@ -100,7 +107,7 @@ func checkStatic(t *testing.T, path string, machine elf.Machine, commit string) 
 var hostMachines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 
 // TestBinaries checks what `make coredns` built, when make deploy-check passes the paths:
-// the linux/arm64 cross build (as for the image) and the host's ./coredns, which must print
+// the image's linux/arm64 cross build and the host's ./coredns, which must print
 // the pinned CoreDNS version and the commit with -version.
 func TestBinaries(t *testing.T) {
 	cross, host, commit := os.Getenv("K8S_EVENT_CROSS_COREDNS"), os.Getenv("K8S_EVENT_COREDNS"), os.Getenv("K8S_EVENT_GIT_COMMIT")
@@ -137,14 +144,31 @@ func TestBinaries(t *testing.T) {
 
 // workflow is the part of a GitHub Actions workflow this test reads.
 type workflow struct {
-	On   map[string]any `yaml:"on"`
-	Jobs map[string]struct {
-		Steps []struct {
-			Uses string            `yaml:"uses"`
-			Run  string            `yaml:"run"`
-			With map[string]string `yaml:"with"`
-		} `yaml:"steps"`
-	} `yaml:"jobs"`
+	On          map[string]any    `yaml:"on"`
+	Permissions map[string]string `yaml:"permissions"`
+	Jobs        map[string]job    `yaml:"jobs"`
+}
+
+// job is a workflow's job.
+type job struct {
+	Needs       stringList        `yaml:"needs"`
+	Permissions map[string]string `yaml:"permissions"`
+	Steps       []struct {
+		Uses string            `yaml:"uses"`
+		Run  string            `yaml:"run"`
+		With map[string]string `yaml:"with"`
+	} `yaml:"steps"`
+}
+
+// stringList is a YAML string or list of strings, as `needs` may be.
+type stringList []string
+
+func (l *stringList) UnmarshalYAML(n *yaml3.Node) error {
+	if n.Kind == yaml3.ScalarNode {
+		*l = stringList{n.Value}
+		return nil
+	}
+	return n.Decode((*[]string)(l))
 }
 
 // readWorkflow parses .github/workflows/name (YAML 1.2, where `on` is a string).
@@ -160,61 +184,112 @@ func readWorkflow(t *testing.T, name string) *workflow {
 	return &w
 }
 
-// TestWorkflows: the workflows parse; test runs make test; release runs on tags, builds
-// the release binaries with make coredns and the image from deploy/Dockerfile for
-// linux/amd64 and linux/arm64 with buildx.
+// pinnedUses is a step's `uses:` line with an action pinned by commit and its version in
+// a comment.
+var pinnedUses = regexp.MustCompile(`^\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$`)
+
+// TestWorkflows: the workflows parse, pin every action by commit and read the repository
+// only, unless a job says otherwise; test runs make test.
 func TestWorkflows(t *testing.T) {
 	entries, err := os.ReadDir(repoPath(".github", "workflows"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		readWorkflow(t, e.Name())
-	}
-
-	var runs, uses []string
-	with := map[string]map[string]string{}
-	collect := func(w *workflow) {
-		runs, uses, with = nil, nil, map[string]map[string]string{}
-		for _, j := range w.Jobs {
-			for _, s := range j.Steps {
-				runs = append(runs, s.Run)
-				action, _, _ := strings.Cut(s.Uses, "@")
-				uses = append(uses, action)
-				with[action] = s.With
+		w := readWorkflow(t, e.Name())
+		for i, line := range strings.Split(readText(t, ".github", "workflows", e.Name()), "\n") {
+			if strings.Contains(line, "uses:") && !pinnedUses.MatchString(line) {
+				t.Errorf("%s:%d: %q: want uses: OWNER/ACTION@COMMIT # vVERSION", e.Name(), i+1, strings.TrimSpace(line))
 			}
 		}
-	}
-	has := func(list []string, pred func(string) bool) bool {
-		for _, s := range list {
-			if pred(s) {
-				return true
-			}
+		if len(w.Permissions) != 1 || w.Permissions["contents"] != "read" {
+			t.Errorf("%s: permissions %v, want contents: read (jobs that write say so)", e.Name(), w.Permissions)
 		}
-		return false
 	}
-
-	collect(readWorkflow(t, "test.yml"))
-	if !has(runs, func(s string) bool { return strings.TrimSpace(s) == "make test" }) {
-		t.Error("test.yml does not run make test")
+	if !runsMakeTest(readWorkflow(t, "test.yml").Jobs["test"]) {
+		t.Error("test.yml: its test job does not run make test")
 	}
+}
 
+// runsMakeTest says whether a job has a step that runs make test.
+func runsMakeTest(j job) bool {
+	for _, s := range j.Steps {
+		if strings.HasSuffix(strings.TrimSpace(s.Run), "make test") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestReleaseWorkflow: on a tag, make test runs first and everything else needs it; the
+// binaries come from make coredns; the image published is the tar make test built and
+// checked, pushed by make push-image; only the GitHub release's job may write.
+func TestReleaseWorkflow(t *testing.T) {
 	w := readWorkflow(t, "release.yml")
 	push, _ := w.On["push"].(map[string]any)
 	if tags, _ := push["tags"].([]any); len(tags) == 0 {
 		t.Error("release.yml does not run on tags")
 	}
-	collect(w)
-	if !has(runs, func(s string) bool { return strings.Contains(s, "make coredns ") }) {
-		t.Error("release.yml does not build the binaries with make coredns")
+	test, ok := w.Jobs["test"]
+	if !ok || !runsMakeTest(test) || len(test.Needs) > 0 {
+		t.Fatal("release.yml: no job test that runs make test first")
 	}
-	for _, a := range []string{"docker/setup-buildx-action", "docker/build-push-action"} {
-		if !has(uses, func(s string) bool { return s == a }) {
-			t.Errorf("release.yml does not use %s", a)
+	var artifact string
+	for _, s := range test.Steps {
+		if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == ".build/image/coredns.tar" {
+			artifact = s.With["name"]
 		}
 	}
-	bp := with["docker/build-push-action"]
-	if bp["file"] != "deploy/Dockerfile" || bp["platforms"] != "linux/amd64,linux/arm64" {
-		t.Errorf("release.yml builds the image with %v, want file deploy/Dockerfile for platforms linux/amd64,linux/arm64", bp)
+	if artifact == "" {
+		t.Error("release.yml: the test job does not keep the image it tested (.build/image/coredns.tar)")
+	}
+	var downloaded bool
+	for _, s := range w.Jobs["image"].Steps {
+		downloaded = downloaded || strings.HasPrefix(s.Uses, "actions/download-artifact@") && s.With["name"] == artifact && s.With["path"] == ".build/image"
+	}
+	if !downloaded {
+		t.Errorf("release.yml: the image job does not put the test job's artifact %q in .build/image, where make push-image reads it", artifact)
+	}
+	// needsTest says whether a job runs after test, directly or through other jobs.
+	var needsTest func(name string, depth int) bool
+	needsTest = func(name string, depth int) bool {
+		for _, n := range w.Jobs[name].Needs {
+			if n == "test" || depth < len(w.Jobs) && needsTest(n, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	var runs []string
+	for name, j := range w.Jobs {
+		if name != "test" && !needsTest(name, 0) {
+			t.Errorf("release.yml: job %s does not need test: it may publish what make test has not passed", name)
+		}
+		if len(j.Permissions) > 0 && !(name == "release" && len(j.Permissions) == 1 && j.Permissions["contents"] == "write") {
+			t.Errorf("release.yml: job %s has permissions %v: only the release job writes, contents only", name, j.Permissions)
+		}
+		for _, s := range j.Steps {
+			runs = append(runs, s.Run)
+			if strings.HasPrefix(s.Uses, "docker/") {
+				t.Errorf("release.yml: job %s uses %s: the image is make image's", name, s.Uses)
+			}
+		}
+	}
+	has := func(expr string) bool {
+		for _, r := range runs {
+			if regexp.MustCompile(expr).MatchString(r) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(`(?m)^\s*make coredns `) {
+		t.Error("release.yml does not build the binaries with make coredns")
+	}
+	if !has(`(?m)^\s*make push-image `) {
+		t.Error("release.yml does not publish the image with make push-image")
+	}
+	if has(`make image\b`) {
+		t.Error("release.yml builds an image of its own: publish the one make test built")
 	}
 }

@@ -22,10 +22,12 @@ type proc struct {
 	err  error
 }
 
-// start runs bin (a path, or a name in the node's binaries) with args.
+// start runs bin (a program built in the node's binaries, or one on $PATH) with args.
 func (n *Node) start(name, bin string, args ...string) error {
-	if !filepath.IsAbs(bin) {
-		bin = filepath.Join(n.binDir, bin)
+	if built := filepath.Join(n.binDir, bin); fileExists(built) {
+		bin = built
+	} else if path, err := exec.LookPath(bin); err == nil {
+		bin = path
 	}
 	log, err := os.OpenFile(n.logPath(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -88,3 +90,8 @@ func (n *Node) anyExited() error {
 }
 
 func (n *Node) logPath(name string) string { return n.path(filepath.Join("logs", name+".log")) }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
