@@ -106,12 +106,13 @@ func (in *instance) start() error {
 }
 
 // shutdown runs when the instance stops: on a reload, after the new one started. If the
-// new configuration has no k8s_event, reporting stops here.
+// new configuration has no k8s_event, reporting stops here. When the process exits, the
+// settings stay until the final shutdown (see exiting).
 func (in *instance) shutdown() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.shutDown = true
-	if in.settings != nil {
+	if in.settings != nil && !exiting.Load() {
 		in.p.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"github.com/miekg/dns"
 	"slices"
 	"testing"
 	"time"
@@ -22,14 +23,26 @@ func TestRolloutRestart(t *testing.T) {
 	if _, err := suite.node.Kubectl(ctx, "-n", namespace, "rollout", "restart", "deployment/"+deployment); err != nil {
 		t.Fatal(err)
 	}
-	// An old Pod that is terminating still answers during its lame duck: its line is
-	// the last thing it reports.
+	// An old Pod that is terminating still answers during its lame duck: it is sent a
+	// failing query a second until it stops answering, and the last answered one, logged
+	// during the lame duck, is the line that must still be reported.
 	terminating, err := waitTerminating(ctx, old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lameDuck := uniqueName(t)
-	failQuery(t, terminating, lameDuck)
+	lameDuck := ""
+	for range 20 {
+		name := uniqueName(t)
+		r, err := query(terminating.Status.PodIP+":53", name, dns.TypeA)
+		if err != nil || r.Rcode != dns.RcodeServerFailure {
+			break
+		}
+		lameDuck = name
+		time.Sleep(time.Second)
+	}
+	if lameDuck == "" {
+		t.Fatalf("the terminating Pod %s did not answer", terminating.Name)
+	}
 
 	fresh := readyPods(t)
 	for _, p := range fresh {

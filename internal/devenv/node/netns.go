@@ -64,23 +64,38 @@ func deleteNetNS() error {
 }
 
 // InNetNS runs f on an OS thread that has entered the node's network namespace: sockets
-// f creates belong to the node's network. The thread is never unlocked, so it ends with
-// f's goroutine and the namespace never leaks to another goroutine.
+// f creates belong to the node's network. The thread goes back to its own namespace
+// before it is unlocked. It must not end instead: a thread that ends sends the parent-death
+// signal to the children it started (Pdeathsig), such as the node's programs. Only if it
+// cannot go back does the thread stay locked, and end with the goroutine.
 func InNetNS(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		fd, err := unix.Open(netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		own, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("opening this thread's network namespace: %w", err)
+			return
+		}
+		defer unix.Close(own)
+		node, err := unix.Open(netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("opening the node's network namespace: %w", err)
 			return
 		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		defer unix.Close(node)
+		if err := unix.Setns(node, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("entering the node's network namespace: %w", err)
 			return
 		}
-		errc <- f()
+		err = f()
+		if unix.Setns(own, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
