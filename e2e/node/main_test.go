@@ -44,6 +44,10 @@ func TestMain(m *testing.M) {
 // checks the host is as it was. A suite that cannot run still runs its tests, which fail
 // saying why: a node test that cannot run is a failure, never a skip.
 func runSuite(m *testing.M) (code int) {
+	// What a run that was killed left behind is not this run's.
+	if suite.err = node.CleanStale(); suite.err != nil {
+		return m.Run()
+	}
 	before := node.ReadHostState()
 	defer func() {
 		if d := before.Diff(node.ReadHostState()); len(d) > 0 {

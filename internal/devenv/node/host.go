@@ -160,17 +160,24 @@ func nodeProcesses() []string {
 		if pid[0] < '0' || pid[0] > '9' {
 			continue
 		}
-		comm, err := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-		if err != nil {
-			continue
-		}
-		name := strings.TrimSpace(string(comm))
+		name := programName(pid)
 		if !slices.Contains(nodeProgramNames, name) || !ofNode(pid) {
 			continue
 		}
 		procs = append(procs, pid+" "+name)
 	}
 	return procs
+}
+
+// programName is the name of the program process pid runs: the file name of its first
+// argument (its comm is cut to 15 characters: containerd-shim-runc-v2 would not match).
+func programName(pid string) string {
+	cmdline, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	if err != nil {
+		return ""
+	}
+	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+	return filepath.Base(argv0)
 }
 
 // ofNode tells whether process pid belongs to a node: its command line names the node's

@@ -64,7 +64,7 @@ func Start(ctx context.Context, binDir string, images Images) (_ *Node, err erro
 	if err := CanRun(binDir); err != nil {
 		return nil, err
 	}
-	if err := cleanStale(); err != nil {
+	if err := CleanStale(); err != nil {
 		return nil, err
 	}
 	n := &Node{dir: stateDir(), binDir: binDir, images: images, procs: map[string]*proc{}, before: ReadHostState()}
@@ -113,17 +113,18 @@ func CanRun(binDir string) error {
 	return nil
 }
 
-// cleanStale removes what a node that was killed left on the host (its processes'
+// CleanStale removes what a node that was killed left on the host (its processes'
 // children, namespaces, mounts, cgroups, directory), and fails if a node is running.
-func cleanStale() error {
+func CleanStale() error {
 	for _, p := range nodeProcesses() {
 		if name := strings.Fields(p)[1]; name == "kubelet" || name == "kube-apiserver" {
 			return fmt.Errorf("a node is running already (%s): stop it first", p)
 		}
 	}
+	killed := killNodeProcesses()
 	data, err := os.ReadFile(filepath.Join(stateDir(), "host-state.json"))
 	if os.IsNotExist(err) {
-		return nil
+		return killed
 	}
 	var before HostState
 	if err == nil {
@@ -132,8 +133,7 @@ func cleanStale() error {
 	if err != nil {
 		return fmt.Errorf("cleaning up after a node that was killed: %w", err)
 	}
-	killNodeProcesses()
-	return errors.Join(restoreHost(before), os.RemoveAll(stateDir()))
+	return errors.Join(killed, restoreHost(before), os.RemoveAll(stateDir()))
 }
 
 func (n *Node) startContainerd(ctx context.Context) error {
