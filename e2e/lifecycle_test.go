@@ -22,27 +22,29 @@ import (
 
 // kubeadmCluster is a control plane on which kubeadm's addon step made CoreDNS.
 type kubeadmCluster struct {
-	cp  *devenv.ControlPlane
-	cfg devenv.KubeadmConfig
-	dir string // the kubeadm configuration file's
+	cp    *devenv.ControlPlane
+	cfg   devenv.KubeadmConfig
+	dir   string // the kubeadm configuration file's
+	image string // the image the install sets: installImage unless a test changes it
 }
 
 // kubeadmConfig is the ClusterConfiguration the tests give kubeadm: the Kubernetes
-// version the harness runs, and a cluster domain.
+// version the harness runs, a cluster domain, and the Service range of envtest's
+// kube-apiserver (kube-dns gets its 10th address).
 func kubeadmConfig(t *testing.T, domain string) devenv.KubeadmConfig {
 	t.Helper()
 	v, err := suite.paths.KubernetesVersion()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return devenv.KubeadmConfig{KubernetesVersion: v, DNSDomain: domain, ServiceSubnet: "10.96.0.0/12"}
+	return devenv.KubeadmConfig{KubernetesVersion: v, DNSDomain: domain, ServiceSubnet: "10.0.0.0/24"}
 }
 
 // startKubeadmCluster starts a control plane for t alone and makes CoreDNS there with
 // kubeadm (`kubeadm init phase addon coredns`).
 func startKubeadmCluster(t *testing.T, cfg devenv.KubeadmConfig) *kubeadmCluster {
 	t.Helper()
-	kc := &kubeadmCluster{cp: startControlPlane(t), cfg: cfg, dir: t.TempDir()}
+	kc := &kubeadmCluster{cp: startControlPlane(t), cfg: cfg, dir: t.TempDir(), image: installImage}
 	kc.kubeadmAddon(t, cfg)
 	return kc
 }
@@ -83,7 +85,7 @@ func readme(t *testing.T, heading string) []string {
 // real node run it.
 func waitsForRollout(command string) bool { return strings.Contains(command, " rollout status ") }
 
-// install runs the README's Install commands with installImage for IMAGE, checking after
+// install runs the README's Install commands with kc.image for IMAGE, checking after
 // each that the Corefile names the plugin only once the Deployment runs an image that
 // has it. It returns the output of the first command: the image before the install.
 func (kc *kubeadmCluster) install(t *testing.T) (previousImage string) {
@@ -92,7 +94,7 @@ func (kc *kubeadmCluster) install(t *testing.T) (previousImage string) {
 		if waitsForRollout(c) {
 			continue
 		}
-		out := kc.run(t, c, map[string]string{"IMAGE": installImage})
+		out := kc.run(t, c, map[string]string{"IMAGE": kc.image})
 		if i == 0 {
 			previousImage = strings.TrimSpace(out)
 		}
@@ -123,7 +125,7 @@ var namesPlugin = regexp.MustCompile(`(?m)^\s*(kubeapi|k8s_event)(\s|\{|$)`)
 func (kc *kubeadmCluster) checkOrder(t *testing.T, command string) {
 	t.Helper()
 	image := kc.deployment(t).Spec.Template.Spec.Containers[0].Image
-	if cf := kc.configMap(t).Data["Corefile"]; namesPlugin.MatchString(cf) && image != installImage {
+	if cf := kc.configMap(t).Data["Corefile"]; namesPlugin.MatchString(cf) && image != kc.image {
 		t.Errorf("after %q, the Corefile names the plugin but CoreDNS runs %s:\n%s", command, image, cf)
 	}
 }
