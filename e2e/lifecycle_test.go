@@ -215,8 +215,9 @@ func withLinesAfterFirst(corefile string, lines ...string) string {
 // README's Install adds the two Corefile lines and nothing else (kubeadm's cache block
 // and domain kept), the image, the Downward API environment and the RBAC, and changes
 // nothing more when run again; its Uninstall leaves the ConfigMap coredns as it was, byte
-// for byte, the Deployment as it was, and nothing the install added. At no step does the
-// Corefile name the plugin while CoreDNS runs kubeadm's image.
+// for byte, the Deployment as it was, and nothing the install added; kubeadm's addon step
+// then runs again as on any kubeadm cluster. At no step does the Corefile name the plugin
+// while CoreDNS runs kubeadm's image.
 func TestInstallUninstall(t *testing.T) {
 	t.Parallel()
 	kc := startKubeadmCluster(t, kubeadmConfig(t, "k8s.example.internal"))
@@ -258,6 +259,16 @@ func TestInstallUninstall(t *testing.T) {
 	}
 	if got := kc.installed(t); len(got) > 0 {
 		t.Errorf("after the uninstall the cluster still has %q", got)
+	}
+
+	// CoreDNS is kubeadm's again: its addon step, which fails on the installed plugin
+	// (TestKubeadmAddonStepStopsOnOurTag), runs and finds nothing to change.
+	kc.kubeadmAddon(t, kc.cfg)
+	if got := kc.configMap(t); got.Data["Corefile"] != cf0 {
+		t.Errorf("kubeadm's addon step after the uninstall changed the Corefile:\n%s", got.Data["Corefile"])
+	}
+	if got, want := specJSON(t, kc.deployment(t)), specJSON(t, d0); got != want {
+		t.Errorf("kubeadm's addon step after the uninstall changed the Deployment's spec:\n%s\nwant\n%s", got, want)
 	}
 }
 
