@@ -8,7 +8,8 @@
 #                                indented as the line after them; a directive already in the
 #                                Corefile is not added again
 #   deploy/corefile.sh remove    every kubeapi and k8s_event line, with its block if it has
-#                                one: after add, the Corefile is back byte for byte
+#                                one: after add, the Corefile is back byte for byte (a
+#                                kubeapi line that was there before add goes too)
 #
 # It uses kubectl's current context; NAMESPACE (kube-system) and CONFIGMAP (coredns) name
 # another ConfigMap. The reload plugin picks the new Corefile up. It prints what it changed.
