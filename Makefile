@@ -14,7 +14,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns image pause-image probe-image image-check push-image controlplane node-bin node-deps \
-	run test unit lint deploy-check e2e node fuzz bench clean
+	run test unit lint deploy-check helm-check e2e node fuzz bench clean
 
 all: coredns
 
@@ -166,6 +166,16 @@ unit: deploy-check image-check
 deploy-check: coredns image
 	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$(IMAGE_DIR)/linux/arm64/coredns \
 		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
+
+# The coredns Helm chart rendered with deploy/helm/values.yaml by Helm's own loader and
+# template engine (deploy/check/chart_test.go). CHART is the chart's directory or .tgz at
+# the version the README pins (helm pull coredns/coredns --version VERSION). Not part of
+# make test: the chart is not in this repository, and the Go module proxy does not serve
+# its repository.
+helm-check:
+	@test -n "$(CHART)" || { echo "usage: make helm-check CHART=DIR_OR_TGZ (the coredns chart at the README's --version)"; exit 1; }
+	CGO_ENABLED=0 go vet -C deploy/check -tags chart ./...
+	cd deploy/check && K8S_EVENT_COREDNS_CHART=$(abspath $(CHART)) CGO_ENABLED=0 go test -tags chart -count=1 -run TestChart ./...
 
 # End-to-end: the real ./coredns against a real kube-apiserver and etcd on loopback.
 # -parallel 12: every test is parallel and mostly waits (on an API server, a reload, an

@@ -11,8 +11,21 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// component is the Event source component.
+// component is the events' reporting component, and their source component when the
+// line's plugin is unknown.
 const component = "CoreDNS"
+
+// sourceComponent is the source component of an event whose line the plugin named
+// plugin logged: CoreDNS/NAME (CoreDNS/errors). Event exporters match the source
+// component but not the event's annotations (their annotation rules read the involved
+// object's), and the API server selects events on it (`--field-selector
+// source=CoreDNS/errors`); the reporting component stays CoreDNS for every event.
+func sourceComponent(plugin string) string {
+	if plugin == "" {
+		return component
+	}
+	return component + "/" + plugin
+}
 
 // chain is one client-go event broadcaster, with its correlator (LRU cache, aggregation,
 // de-duplication) and its recorder. A pipeline has one at a time; a reload that changes

@@ -206,7 +206,8 @@ func TestAggregationStaysWithinAPlugin(t *testing.T) {
 }
 
 // A combined event whose Event object is gone is created again, from the correlator's
-// event, without annotations: the sink puts the plugin's back.
+// event, without annotations: the sink puts the plugin's back. Every event's source
+// component names its plugin.
 func TestAnnotationFromMessage(t *testing.T) {
 	p, _, _ := newTestPipeline(t, "k8s_event")
 	for _, c := range []struct{ msg, want string }{
@@ -216,19 +217,31 @@ func TestAnnotationFromMessage(t *testing.T) {
 		{"plugin/errors", ""},
 		{"no plugin: x", ""},
 	} {
-		e := &corev1.Event{Message: c.msg, InvolvedObject: podRef}
-		got := p.complete(e).Annotations[pluginAnnotation]
-		if got != c.want {
+		e := &corev1.Event{Message: c.msg, InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
+		completed := p.complete(e)
+		if got := completed.Annotations[pluginAnnotation]; got != c.want {
 			t.Errorf("%q: annotation %q, want %q", c.msg, got, c.want)
 		}
-		if e.Annotations != nil {
+		wantSource := "CoreDNS"
+		if c.want != "" {
+			wantSource += "/" + c.want
+		}
+		if got := completed.Source.Component; got != wantSource {
+			t.Errorf("%q: source component %q, want %q", c.msg, got, wantSource)
+		}
+		if e.Annotations != nil || e.Source.Component != component {
 			t.Errorf("%q: the correlator's event was changed, want a copy", c.msg)
 		}
 	}
-	kept := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef}
+	kept := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: "CoreDNS/reload"}}
 	kept.Annotations = map[string]string{pluginAnnotation: "reload", "other": "kept"}
 	if got := p.complete(kept); got != kept {
-		t.Errorf("an annotated event was copied: %v", got.Annotations)
+		t.Errorf("an annotated event with its source component was copied: %v, %v", got.Annotations, got.Source)
+	}
+	recorded := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
+	recorded.Annotations = map[string]string{pluginAnnotation: "reload"}
+	if got := p.complete(recorded).Source.Component; got != "CoreDNS/reload" {
+		t.Errorf("an event the recorder made with its annotation has source component %q, want CoreDNS/reload (from the annotation)", got)
 	}
 }
 

@@ -77,7 +77,7 @@ func (p *pipeline) newEvent(lv level, prefix, msg string) *corev1.Event {
 		LastTimestamp:       now,
 		Count:               1,
 		Type:                lv.eventType(),
-		Source:              corev1.EventSource{Component: component, Host: host},
+		Source:              corev1.EventSource{Component: sourceComponent(pluginOf(prefix)), Host: host},
 		ReportingController: component,
 		ReportingInstance:   host,
 	}

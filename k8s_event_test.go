@@ -37,9 +37,11 @@ func wantEvent(ref corev1.ObjectReference, reason, typ, msg string) corev1.Event
 		ns = metav1.NamespaceDefault
 	}
 	var ann map[string]string
+	source := "CoreDNS"
 	if rest, ok := strings.CutPrefix(msg, "plugin/"); ok {
 		name, _, _ := strings.Cut(rest, ":")
 		ann = map[string]string{"coredns.io/plugin": name}
+		source += "/" + name
 	}
 	return corev1.Event{
 		ObjectMeta:          metav1.ObjectMeta{Namespace: ns, Annotations: ann},
@@ -48,7 +50,7 @@ func wantEvent(ref corev1.ObjectReference, reason, typ, msg string) corev1.Event
 		Message:             msg,
 		Count:               1,
 		Type:                typ,
-		Source:              corev1.EventSource{Component: "CoreDNS", Host: testNode},
+		Source:              corev1.EventSource{Component: source, Host: testNode},
 		ReportingController: "CoreDNS",
 		ReportingInstance:   testNode,
 	}

@@ -146,32 +146,35 @@ func (p *pipeline) sleep(d time.Duration) bool {
 
 // complete fills in what an event may lack when it reaches the sink, on a copy: the Pod
 // UID, if the lookup found it after e was recorded, so that lines logged at start-up,
-// before the API could be reached, are shown by kubectl describe pod too; and the plugin
+// before the API could be reached, are shown by kubectl describe pod too; the plugin
 // annotation, which client-go's correlator leaves out of the event it makes for
-// aggregated lines, taken from the message.
+// aggregated lines, taken from the message; and the source component that names the
+// plugin (sourceComponent), which the chain's one recorder cannot set per line.
 func (p *pipeline) complete(e *corev1.Event) *corev1.Event {
 	ref := p.ref.Load()
 	obj := &e.InvolvedObject
 	needsUID := obj.UID == "" && ref.UID != "" && obj.Kind == ref.Kind && obj.Name == ref.Name && obj.Namespace == ref.Namespace
-	_, annotated := e.Annotations[pluginAnnotation]
-	name := ""
+	plugin, annotated := e.Annotations[pluginAnnotation]
 	if !annotated {
-		name = pluginOfMessage(e.Message)
+		plugin = pluginOfMessage(e.Message)
 	}
-	if !needsUID && name == "" {
+	annotate := !annotated && plugin != ""
+	source := sourceComponent(plugin)
+	if !needsUID && !annotate && e.Source.Component == source {
 		return e
 	}
 	c := *e
 	if needsUID {
 		c.InvolvedObject.UID = ref.UID
 	}
-	if name != "" {
+	if annotate {
 		c.Annotations = make(map[string]string, len(e.Annotations)+1)
 		for k, v := range e.Annotations {
 			c.Annotations[k] = v
 		}
-		c.Annotations[pluginAnnotation] = name
+		c.Annotations[pluginAnnotation] = plugin
 	}
+	c.Source.Component = source
 	return &c
 }
 

@@ -48,9 +48,9 @@ func startOwnCluster(t *testing.T, manifests ...string) *cluster {
 	return cl
 }
 
-// kubernetesRole is deploy/'s ClusterRole for the kubernetes plugin, for a cluster on
+// kubernetesRole is kubeadm's ClusterRole for the kubernetes plugin, for a cluster on
 // which CoreDNS runs it. The shared cluster has not got it: it grants list pods too.
-func kubernetesRole() string { return suite.paths.Deploy("coredns-clusterrole.yaml") }
+func kubernetesRole() string { return "testdata/kubernetes-clusterrole.yaml" }
 
 // startControlPlane starts a bare control plane for t alone, stopped when t ends.
 func startControlPlane(t *testing.T, opts ...devenv.Option) *devenv.ControlPlane {

@@ -63,17 +63,24 @@ func totalCount(evs []corev1.Event) int {
 }
 
 // checkEvent checks everything about an event but its message and count: it is on the
-// Pod (with its UID) in the Pod's namespace, from CoreDNS on the node, of the type its
-// reason implies.
+// Pod (with its UID) in the Pod's namespace, from CoreDNS/PLUGIN on the node, of the type
+// its reason implies.
 func checkEvent(t *testing.T, e corev1.Event, pod *corev1.Pod, reason string) {
 	t.Helper()
 	wantType := corev1.EventTypeWarning
 	if reason == reasonInfo {
 		wantType = corev1.EventTypeNormal
 	}
+	// The source component names the plugin the message starts with (after the
+	// correlator's prefix of a combined event).
+	source := "CoreDNS"
+	if rest, ok := strings.CutPrefix(strings.TrimPrefix(e.Message, "(combined from similar events): "), "plugin/"); ok {
+		name, _, _ := strings.Cut(rest, ":")
+		source += "/" + name
+	}
 	io := e.InvolvedObject
 	got := []string{e.Namespace, io.Kind, io.APIVersion, io.Name, io.Namespace, string(io.UID), e.Reason, e.Type, e.Source.Component, e.Source.Host}
-	want := []string{pod.Namespace, "Pod", "v1", pod.Name, pod.Namespace, string(pod.UID), reason, wantType, "CoreDNS", nodeName}
+	want := []string{pod.Namespace, "Pod", "v1", pod.Name, pod.Namespace, string(pod.UID), reason, wantType, source, nodeName}
 	if !slices.Equal(got, want) {
 		t.Errorf("event %s (%q): namespace, involvedObject kind, apiVersion, name, namespace, uid, reason, type, source component, host:\n got  %q\n want %q",
 			e.Name, e.Message, got, want)

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,16 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The install tests run the README's Deployment commands, unchanged but for the image,
-// on a control plane of their own that has what a kubeadm cluster has before them: the
-// coredns ServiceAccount and Deployment in kube-system. CoreDNS then runs with a token
-// of that ServiceAccount and nothing but what deploy/ grants it.
+// The install tests run the README's Install and Uninstall commands as they are written,
+// but for the image, on a control plane of their own on which kubeadm made CoreDNS, with
+// kubeadm's own addon step (kubeadm.go). CoreDNS then runs with a token of kubeadm's
+// coredns ServiceAccount and nothing but what kubeadm and deploy/ grant it.
 
-// installImage is the image the README's set image command is given.
+// installImage is the image the README's IMAGE stands for.
 const installImage = "k8s-event-e2e/coredns:install"
-
-// keptEnv is an env entry of the Deployment before the patch, which the patch must keep.
-var keptEnv = corev1.EnvVar{Name: "K8S_EVENT_E2E_KEPT", Value: "kept"}
 
 // installedCluster is a cluster on which deploy/ was installed, and the installed
 // Deployment.
@@ -36,102 +31,19 @@ type installedCluster struct {
 	deployment *appsv1.Deployment
 }
 
-// readmeCommands are the kubectl commands of the README's first Deployment block, each
-// as its arguments after "kubectl".
-func readmeCommands(t *testing.T) [][]string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(suite.paths.Root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(data), "\n## Deployment\n")
-	_, block, ok2 := strings.Cut(section, "\n~~~ sh\n")
-	block, _, ok3 := strings.Cut(block, "\n~~~\n")
-	if !ok || !ok2 || !ok3 {
-		t.Fatal("README.md: no ~~~ sh block in a ## Deployment section")
-	}
-	var cmds [][]string
-	for _, l := range strings.Split(block, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 || f[0] != "kubectl" {
-			t.Fatalf("README.md: the Deployment commands hold %q, not a kubectl command", l)
-		}
-		cmds = append(cmds, f[1:])
-	}
-	return cmds
-}
-
-// kubeadmDeployment is the part of kubeadm's CoreDNS Deployment the install touches, with
-// an env entry of its own.
-func kubeadmDeployment() *appsv1.Deployment {
-	labels := map[string]string{"k8s-app": "kube-dns"}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: devenv.CoreDNSNamespace, Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					ServiceAccountName: "coredns",
-					Containers: []corev1.Container{{
-						Name:  "coredns",
-						Image: "coredns/coredns:1.12.0",
-						Args:  []string{"-conf", "/etc/coredns/Corefile"},
-						Env:   []corev1.EnvVar{keptEnv},
-						VolumeMounts: []corev1.VolumeMount{{
-							Name: "config-volume", MountPath: "/etc/coredns", ReadOnly: true,
-						}},
-					}},
-					Volumes: []corev1.Volume{{Name: "config-volume", VolumeSource: corev1.VolumeSource{
-						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "coredns"}},
-					}}},
-				},
-			},
-		},
-	}
-}
-
-// installDeploy starts a control plane of the test's own, creates what kubeadm would
-// (the coredns ServiceAccount and Deployment), runs the README's commands as the admin
-// and gets a token of the ServiceAccount.
+// installDeploy starts a control plane of the test's own, makes CoreDNS there with
+// kubeadm, runs the README's Install commands as the admin and gets a token of the
+// ServiceAccount.
 func installDeploy(t *testing.T) *installedCluster {
 	t.Helper()
-	cmds := readmeCommands(t)
-	cp := startControlPlane(t)
+	kc := startKubeadmCluster(t, kubeadmConfig(t, "cluster.local"))
+	kc.install(t)
 	ctx := timeout(t, time.Minute)
-	if _, err := cp.Kubectl(ctx, "-n", devenv.CoreDNSNamespace, "create", "serviceaccount", "coredns"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cp.AdminClient().AppsV1().Deployments(devenv.CoreDNSNamespace).Create(ctx, kubeadmDeployment(), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range cmds {
-		if slices.Contains(args, "rollout") {
-			continue // there is no controller-manager: no rollout ever completes
-		}
-		for i, a := range args {
-			switch {
-			case a == "coredns=IMAGE":
-				args[i] = "coredns=" + installImage
-			case strings.HasPrefix(a, "deploy/"): // relative to the repository, not to e2e/
-				args[i] = filepath.Join(suite.paths.Root, a)
-			}
-		}
-		out, err := cp.Kubectl(ctx, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("kubectl %s:\n%s", strings.Join(args, " "), strings.TrimSpace(out))
-	}
-	kubeconfig, err := cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
+	kubeconfig, err := kc.cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := cp.AdminClient().AppsV1().Deployments(devenv.CoreDNSNamespace).Get(ctx, "coredns", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &installedCluster{&cluster{cp: cp, kubeconfig: kubeconfig}, d}
+	return &installedCluster{&cluster{cp: kc.cp, kubeconfig: kubeconfig}, kc.deployment(t)}
 }
 
 // createPod creates a Pod as the Deployment's ReplicaSet would, scheduled on nodeName (a
@@ -184,50 +96,30 @@ func downwardEnv(t *testing.T, pod *corev1.Pod, leaveOut ...string) []string {
 	return env
 }
 
-// TestInstall: deploy/ installs as the README says on a kubeadm-like cluster; the patch
-// adds the four Downward API variables to the Deployment and keeps its own env;
-// `kubectl apply -f deploy/` takes the directory too. CoreDNS with a token of the
-// ServiceAccount, granted only deploy/'s Role, and without COREDNS_POD_UID (so that it
-// looks its Pod up) reports an error line as an event on the Pod, with the Pod's UID and
-// the node as source host.
+// TestInstall: on kubeadm's CoreDNS, the README's Install commands set the image and add
+// the four Downward API variables to the Deployment; `kubectl apply -f deploy/` takes the
+// directory too, and applies only the RBAC. CoreDNS with a token of the ServiceAccount,
+// granted only kubeadm's ClusterRole and deploy/'s Role, and without COREDNS_POD_UID (so
+// that it looks its Pod up) reports an error line as an event on the Pod, with the Pod's
+// UID and the node as source host.
 func TestInstall(t *testing.T) {
 	t.Parallel()
 	ic := installDeploy(t)
-	ctx := timeout(t, time.Minute)
 
 	c0 := ic.deployment.Spec.Template.Spec.Containers[0]
-	wantEnv := map[string]string{
-		"COREDNS_POD_NAME":  "metadata.name",
-		"COREDNS_NAMESPACE": "metadata.namespace",
-		"COREDNS_POD_UID":   "metadata.uid",
-		"COREDNS_NODE_NAME": "spec.nodeName",
-	}
-	for _, e := range c0.Env {
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && wantEnv[e.Name] == e.ValueFrom.FieldRef.FieldPath {
-			delete(wantEnv, e.Name)
-		}
-	}
-	if c0.Image != installImage || len(wantEnv) > 0 || !slices.Contains(c0.Env, keptEnv) {
-		names := make([]string, len(c0.Env))
-		for i, e := range c0.Env {
-			names[i] = e.Name
-		}
-		t.Errorf("patched Deployment: image %q, want %q; env %v: missing Downward API %v, or %s not kept",
-			c0.Image, installImage, names, wantEnv, keptEnv.Name)
-	}
-	cm, err := ic.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Get(ctx, "coredns", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cf := cm.Data["Corefile"]; !strings.Contains(cf, "\n    kubeapi\n") || !strings.Contains(cf, "\n    k8s_event {") {
-		t.Errorf("the installed Corefile has no kubeapi or k8s_event:\n%s", cf)
+	if c0.Image != installImage || !hasDownwardEnv(c0.Env) {
+		t.Errorf("installed Deployment: image %q, want %q; env %v, want the Downward API variables", c0.Image, installImage, envNames(c0.Env))
 	}
 
 	out := ic.kubectl(t, "apply", "-f", filepath.Join(suite.paths.Root, "deploy"), "--dry-run=server")
-	for _, obj := range []string{"role.rbac.authorization.k8s.io/coredns-k8s-event", "rolebinding.rbac.authorization.k8s.io/coredns-k8s-event", "configmap/coredns"} {
-		if !strings.Contains(out, obj+" ") {
-			t.Errorf("kubectl apply -f deploy/ --dry-run=server does not name %s:\n%s", obj, out)
-		}
+	want := []string{"role.rbac.authorization.k8s.io/coredns-k8s-event", "rolebinding.rbac.authorization.k8s.io/coredns-k8s-event"}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		obj, _, _ := strings.Cut(l, " ")
+		got = append(got, obj)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("kubectl apply -f deploy/ --dry-run=server applies %q, want only %q:\n%s", got, want, out)
 	}
 
 	pod := ic.createPod(t, "coredns-install-1")
@@ -236,6 +128,14 @@ func TestInstall(t *testing.T) {
 	checkEvent(t, ev, pod, reasonError)
 	if n := countLines(c.Lines(), "plugin/k8s_event: ", "could not look up"); n > 0 {
 		t.Errorf("the UID lookup failed %d times:\n%s", n, c.Tail(20))
+	}
+
+	// The README's and docs/operations.md's selections of the plugin's events.
+	for _, selector := range []string{"source=CoreDNS/errors", "reportingComponent=CoreDNS"} {
+		evs, err := ic.cp.AdminClient().CoreV1().Events(pod.Namespace).List(timeout(t, 10*time.Second), metav1.ListOptions{FieldSelector: selector})
+		if err != nil || !slices.ContainsFunc(evs.Items, func(e corev1.Event) bool { return e.Name == ev.Name }) {
+			t.Errorf("--field-selector %s does not select the event %s (%v)", selector, ev.Name, err)
+		}
 	}
 }
 
@@ -327,9 +227,10 @@ func verb(v, group, resource string) string {
 	return v + " " + resource
 }
 
-// grantedVerbs reads from the API server the rules bound to ServiceAccount
-// kube-system/coredns by name: those of every RoleBinding in kube-system and every
-// ClusterRoleBinding that has it as a subject. A wildcard fails the test.
+// grantedVerbs reads from the API server the rules deploy/ binds to ServiceAccount
+// kube-system/coredns: those of every RoleBinding in kube-system that has it as a subject.
+// kubeadm's ClusterRole for the kubernetes plugin, bound cluster-wide, is the cluster's,
+// not the plugin's. A wildcard fails the test.
 func (ic *installedCluster) grantedVerbs(t *testing.T) map[string]bool {
 	t.Helper()
 	ctx, rbac := timeout(t, 30*time.Second), ic.cp.AdminClient().RbacV1()
@@ -338,35 +239,23 @@ func (ic *installedCluster) grantedVerbs(t *testing.T) map[string]bool {
 			return s.Kind == rbacv1.ServiceAccountKind && s.Namespace == devenv.CoreDNSNamespace && s.Name == "coredns"
 		})
 	}
-	rulesOf := func(ref rbacv1.RoleRef) []rbacv1.PolicyRule {
-		if ref.Kind == "ClusterRole" {
-			cr, err := rbac.ClusterRoles().Get(ctx, ref.Name, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cr.Rules
-		}
-		r, err := rbac.Roles(devenv.CoreDNSNamespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.Rules
-	}
-	rbs, err1 := rbac.RoleBindings(devenv.CoreDNSNamespace).List(ctx, metav1.ListOptions{})
-	crbs, err2 := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
-	if err := errors.Join(err1, err2); err != nil {
+	rbs, err := rbac.RoleBindings(devenv.CoreDNSNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var rules []rbacv1.PolicyRule
 	for _, b := range rbs.Items {
-		if isCoreDNS(b.Subjects) {
-			rules = append(rules, rulesOf(b.RoleRef)...)
+		if !isCoreDNS(b.Subjects) {
+			continue
 		}
-	}
-	for _, b := range crbs.Items {
-		if isCoreDNS(b.Subjects) {
-			rules = append(rules, rulesOf(b.RoleRef)...)
+		if b.RoleRef.Kind != "Role" {
+			t.Fatalf("RoleBinding %s binds %s %s: deploy/ binds a Role of its own", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
 		}
+		r, err := rbac.Roles(devenv.CoreDNSNamespace).Get(ctx, b.RoleRef.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r.Rules...)
 	}
 	granted := map[string]bool{}
 	for _, r := range rules {

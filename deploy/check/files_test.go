@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -32,18 +31,15 @@ type object struct {
 	obj                   runtime.Object
 }
 
-// objectKinds are the kinds the manifests may hold, by apiVersion and kind. Another kind
-// is an error, so that a patch or a kustomization among the objects is caught.
+// objectKinds are the kinds the manifests may hold, by apiVersion and kind: what the
+// plugin adds to a cluster, namespaced RBAC. Another kind is an error, so that a patch or
+// a kustomization among the objects is caught, and so is an object the cluster has before
+// the install (the coredns ConfigMap, the system:coredns ClusterRole), which `kubectl
+// delete -k deploy/` would delete.
 var objectKinds = map[string]func() runtime.Object{
-	"rbac.authorization.k8s.io/v1/Role":               func() runtime.Object { return &rbacv1.Role{} },
-	"rbac.authorization.k8s.io/v1/RoleBinding":        func() runtime.Object { return &rbacv1.RoleBinding{} },
-	"rbac.authorization.k8s.io/v1/ClusterRole":        func() runtime.Object { return &rbacv1.ClusterRole{} },
-	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
-	"v1/ConfigMap": func() runtime.Object { return &corev1.ConfigMap{} },
+	"rbac.authorization.k8s.io/v1/Role":        func() runtime.Object { return &rbacv1.Role{} },
+	"rbac.authorization.k8s.io/v1/RoleBinding": func() runtime.Object { return &rbacv1.RoleBinding{} },
 }
-
-// clusterScoped are the kinds above that have no namespace.
-var clusterScoped = []string{"ClusterRole", "ClusterRoleBinding"}
 
 // documents splits a multi-document YAML stream, leaving out empty documents.
 func documents(data []byte) ([][]byte, error) {
@@ -196,13 +192,12 @@ func TestDeployFiles(t *testing.T) {
 				kustomization(t)
 			case dir == ".":
 				for _, o := range readObjects(t, "deploy", rel) {
-					if slices.Contains(clusterScoped, o.kind) {
-						continue
-					}
 					if o.namespace != "kube-system" {
 						t.Errorf("%s %s: namespace %q, want kube-system", o.kind, o.name, o.namespace)
 					}
 				}
+			case rel == "patches/deployment-env-remove.yaml":
+				envRemovePatch(t)
 			case dir == "patches":
 				var d appsv1.Deployment
 				readStrict(t, &d, "deploy", rel)
@@ -222,7 +217,7 @@ func TestDeployFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Kustomization", "rbac.yaml", "corefile-configmap.yaml", "patches/deployment-env.yaml", "helm/values.yaml", "helm/rbac.yaml"} {
+	for _, want := range []string{"Kustomization", "rbac.yaml", "patches/deployment-env.yaml", "patches/deployment-env-remove.yaml", "helm/values.yaml", "helm/rbac.yaml"} {
 		if !seen[want] {
 			t.Errorf("deploy/%s is missing", want)
 		}
@@ -230,7 +225,9 @@ func TestDeployFiles(t *testing.T) {
 }
 
 // TestKustomizationResources: the Kustomization installs every object file at the top of
-// deploy/ but the kubernetes plugin's ClusterRole, which clusters already have.
+// deploy/, and those are what the plugin adds: no object the cluster already has (the
+// coredns ConfigMap, the kubernetes plugin's ClusterRole), which `kubectl delete -k` would
+// delete.
 func TestKustomizationResources(t *testing.T) {
 	k := kustomization(t)
 	if k.Namespace != "kube-system" {
@@ -242,7 +239,7 @@ func TestKustomizationResources(t *testing.T) {
 	}
 	var want []string
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "coredns-clusterrole.yaml" {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") {
 			want = append(want, e.Name())
 		}
 	}

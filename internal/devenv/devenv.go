@@ -14,6 +14,10 @@
 //     CoreDNS it returns keeps the output lines, waits for lines (WaitLine, WaitOutput),
 //     rewrites the Corefile for the reload plugin, or reloads it now (Reload, SIGUSR1),
 //     and stops.
+//   - The install as an operator runs it: ReadmeCommands reads the commands of a README
+//     section (ReadmeInstall, ReadmeUninstall, ReadmeUpgrade), Paths.RunCommand runs one
+//     with sh on a cluster; Paths.KubeadmCoreDNS makes CoreDNS with kubeadm's own addon
+//     step (Paths.Kubeadm runs any kubeadm command, KubernetesVersion is its version).
 //   - Helpers: FreePort and Loopback, Query and Exchange (DNS), ListEvents and WaitEvents,
 //     ScrapeMetrics, Percentile and Median.
 //

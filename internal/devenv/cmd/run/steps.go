@@ -187,7 +187,7 @@ func (d *demo) showEvents(ctx context.Context) error {
 		for i, w := range wants {
 			for _, e := range evs {
 				if !found[i] && e.Reason == w.reason && strings.Contains(e.Message, w.contains) && e.InvolvedObject.UID == d.cl.podUID &&
-					e.Source.Component == "CoreDNS" && !e.LastTimestamp.Time.Before(d.started.Truncate(time.Second)) {
+					strings.HasPrefix(e.Source.Component, "CoreDNS/") && !e.LastTimestamp.Time.Before(d.started.Truncate(time.Second)) {
 					found[i] = true
 					o := e.InvolvedObject
 					d.say("found after %.1fs: %s %s x%d on %s %s, host %q: %s", time.Since(begun).Seconds(), e.Type, e.Reason, e.Count,

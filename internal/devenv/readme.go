@@ -1,0 +1,101 @@
+package devenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// The README sections whose `~~~ sh` block the tests run as they are written, so that
+// what an operator copies is what was tested. Install and Uninstall run on a cluster
+// whose CoreDNS kubeadm made; Upgrade is what to run around `kubeadm upgrade`.
+const (
+	ReadmeInstall   = "## Install"
+	ReadmeUninstall = "### Uninstall"
+	ReadmeUpgrade   = "### kubeadm upgrade"
+)
+
+// ReadmeCommands returns the shell commands of the first `~~~ sh` block of the README
+// section that starts with the line heading (such as ReadmeInstall), one per command:
+// comment lines left out, continued lines (ending in a backslash) joined. It fails when
+// the section or its block is missing or empty.
+func ReadmeCommands(root, heading string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		return nil, err
+	}
+	_, section, ok := strings.Cut("\n"+string(data), "\n"+heading+"\n")
+	if !ok {
+		return nil, fmt.Errorf("README.md: no section %q", heading)
+	}
+	level := heading[:strings.IndexByte(heading+" ", ' ')+1] // "## ": the section ends at the next heading of this level or above
+	var cmds []string
+	var inBlock, done bool
+	var cont string
+	for _, line := range strings.Split(section, "\n") {
+		switch {
+		case done:
+		case !inBlock && line == "~~~ sh":
+			inBlock = true
+		case !inBlock && isHeadingUpTo(line, level):
+			done = true
+		case inBlock && line == "~~~":
+			inBlock, done = false, true
+		case inBlock:
+			line = cont + line
+			if c, ok := strings.CutSuffix(line, "\\"); ok {
+				cont = c
+				continue
+			}
+			cont = ""
+			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+				cmds = append(cmds, strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	if len(cmds) == 0 || inBlock {
+		return nil, fmt.Errorf("README.md: section %q has no complete ~~~ sh block of commands", heading)
+	}
+	return cmds, nil
+}
+
+// isHeadingUpTo reports whether line is a Markdown heading of the level of prefix ("## ")
+// or a higher one.
+func isHeadingUpTo(line, prefix string) bool {
+	hashes := len(line) - len(strings.TrimLeft(line, "#"))
+	return hashes > 0 && hashes <= len(prefix)-1 && strings.HasPrefix(line[hashes:], " ")
+}
+
+// placeholder is a README placeholder: a word in capitals, such as IMAGE; shellVar is a
+// shell variable's use ($NAME, ${NAME}) or assignment (NAME=), which is not one.
+var (
+	placeholder = regexp.MustCompile(`\b[A-Z][A-Z_]*[A-Z]\b`)
+	shellVar    = regexp.MustCompile(`\$\{?\w+|\b\w+=`)
+)
+
+// RunCommand runs a README command with sh, in the repository root, as an operator would
+// on the cluster of kubeconfig: the programs of BinDir (kubectl, kubeadm) come first on
+// PATH. Each key of vars, a placeholder such as IMAGE, is replaced by its value first; a
+// command left with a word in capitals that is not a shell variable (a placeholder
+// without a value) is refused. It
+// returns the combined output.
+func (p Paths) RunCommand(ctx context.Context, kubeconfig, command string, vars map[string]string) (string, error) {
+	for k, v := range vars {
+		command = regexp.MustCompile(`\b`+regexp.QuoteMeta(k)+`\b`).ReplaceAllLiteralString(command, v)
+	}
+	if left := placeholder.FindAllString(shellVar.ReplaceAllString(command, ""), -1); len(left) > 0 {
+		return "", fmt.Errorf("README command %q: no value for %v", command, left)
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Dir = p.Root
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+p.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("%s: %v\n%s", command, err, out)
+	}
+	return string(out), err
+}
