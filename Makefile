@@ -97,13 +97,13 @@ image-check: image pause-image node-deps
 push-image:
 	go run -C tools/image . push -tar $(IMAGE_TAR) -repository $(IMAGE_REPOSITORY) -version $(VERSION)
 
-# etcd, kube-apiserver and kubectl at pinned versions, cached in .bin/.
+# etcd, kube-apiserver, kubectl and kubeadm at pinned versions, cached in .bin/.
 controlplane:
 	tools/build.sh
 
-# The node's binaries (kubelet, kube-scheduler, kube-controller-manager, kube-proxy,
-# kubeadm) beside the control plane's, in .bin/.
-node-bin:
+# The node's binaries (kubelet, kube-scheduler, kube-controller-manager, kube-proxy)
+# beside the control plane's, in .bin/.
+node-bin: controlplane
 	tools/build.sh node
 
 # What the node needs from Debian: containerd, runc, the CNI plugins, iptables.
@@ -134,12 +134,15 @@ endif
 	$(E2E_ENV) go run -C internal/devenv ./cmd/run
 endif
 
-# lint, unit and e2e side by side, each part's output printed whole when it ends. e2e
-# mostly waits (one of its tests keeps an API server down for 160 s), so lint and unit
-# run at a lower priority (NICE): on a fresh machine the builds e2e waits for (the
-# control plane, ./coredns) go first, and the unit tests' compiles fill e2e's waits.
+# lint, unit, e2e and node side by side, each part's output printed whole when it ends.
+# e2e and node mostly wait (one e2e test keeps an API server down for 160 s; the node
+# waits for Pods, the kubelet, reloads), so lint and unit run at a lower priority (NICE):
+# on a fresh machine the builds e2e and node wait for (the control plane, ./coredns, the
+# node's binaries and images) go first, and the unit tests' compiles fill the waits.
+# The node tests need root and Linux; elsewhere they fail, saying so, and
+# `make lint unit e2e` runs the rest.
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit e2e NICE='nice -n 10'
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node NICE='nice -n 10'
 
 lint:
 	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \

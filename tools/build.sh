@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the local control plane binaries (etcd, kube-apiserver, kubectl) into
-# .bin/ at the repository root, from the Go module proxy; with the argument node, the
-# node's too (kubelet, kube-scheduler, kube-controller-manager, kube-proxy, kubeadm).
+# Builds the local control plane binaries (etcd, kube-apiserver, kubectl, and kubeadm for
+# its CoreDNS addon) into .bin/ at the repository root, from the Go module proxy; with the
+# argument node, the node's too (kubelet, kube-scheduler, kube-controller-manager,
+# kube-proxy).
 # A binary is rebuilt only when it is missing or older than its module's go.mod/go.sum.
 #
 # Usage: tools/build.sh [node]   (from anywhere; BIN_DIR overrides .bin)
@@ -41,11 +42,12 @@ build etcd tools/etcd . "first time: about 1 minute" &
 etcd=$!
 build kube-apiserver tools/kube k8s.io/kubernetes/cmd/kube-apiserver "first time: about 4 minutes" "$kflags"
 build kubectl tools/kube k8s.io/kubernetes/cmd/kubectl "first time: about 30 seconds" "$kflags"
+build kubeadm tools/kube k8s.io/kubernetes/cmd/kubeadm "first time: about 1 minute" "$kflags"
 wait "$etcd"
 
 [[ "${1:-}" == node ]] || exit 0
 # The node's binaries share kube-apiserver's module, so most of their packages are built.
 build kubelet tools/kube k8s.io/kubernetes/cmd/kubelet "first time: about 5 minutes" "$kflags"
-for name in kube-controller-manager kube-scheduler kube-proxy kubeadm; do
+for name in kube-controller-manager kube-scheduler kube-proxy; do
 	build "$name" tools/kube "k8s.io/kubernetes/cmd/$name" "first time: about 1 minute" "$kflags"
 done

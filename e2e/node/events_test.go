@@ -16,8 +16,8 @@ func TestFailingUpstreamIsAnEventOnItsPod(t *testing.T) {
 	name := uniqueName(t)
 	failQuery(t, pod, name)
 	ev := waitEvent(t, pod, "CoreDNSError", name, time.Minute)
-	if ev.Type != "Warning" || ev.Source.Host != pod.Spec.NodeName || ev.Source.Component != "CoreDNS" {
-		t.Errorf("event %s: type %q, source %+v; want Warning from CoreDNS on host %q", ev.Name, ev.Type, ev.Source, pod.Spec.NodeName)
+	if ev.Type != "Warning" || ev.Source.Host != pod.Spec.NodeName || ev.Source.Component != "CoreDNS/errors" {
+		t.Errorf("event %s: type %q, source %+v; want Warning from CoreDNS/errors on host %q", ev.Name, ev.Type, ev.Source, pod.Spec.NodeName)
 	}
 	for _, p := range pods[:len(pods)-1] {
 		if evs, _ := listEventsContaining(t, &p, name); len(evs) > 0 {

@@ -17,7 +17,7 @@ func installCoreDNS(ctx context.Context) error {
 	if err := suite.node.KubeadmCoreDNS(ctx, suite.coredns.Name); err != nil {
 		return fmt.Errorf("kubeadm's CoreDNS: %w", err)
 	}
-	if err := suite.node.Install(ctx, suite.paths.Root, suite.coredns.Name); err != nil {
+	if err := suite.node.Install(ctx, suite.paths, suite.coredns.Name); err != nil {
 		return fmt.Errorf("CoreDNS after the install: %w", err)
 	}
 	cm, err := suite.client.CoreV1().ConfigMaps("kube-system").Get(ctx, "coredns", metav1.GetOptions{})

@@ -18,8 +18,8 @@ type KubeadmConfig struct {
 	DNSImageTag       string // dns.imageTag, if set
 }
 
-// yaml is the configuration as kubeadm reads it (kubeadm.k8s.io/v1beta4).
-func (c KubeadmConfig) yaml() string {
+// YAML is the configuration as kubeadm reads it (kubeadm.k8s.io/v1beta4).
+func (c KubeadmConfig) YAML() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n", c.KubernetesVersion)
 	fmt.Fprintf(&b, "networking:\n  dnsDomain: %s\n  serviceSubnet: %s\n", c.DNSDomain, c.ServiceSubnet)
@@ -57,7 +57,7 @@ func (p Paths) Kubeadm(ctx context.Context, kubeconfig string, args ...string) (
 // its addon/coredns phase. It writes cfg to dir and returns kubeadm's output.
 func (p Paths) KubeadmCoreDNS(ctx context.Context, kubeconfig, dir string, cfg KubeadmConfig) (string, error) {
 	file := filepath.Join(dir, "kubeadm-config.yaml")
-	if err := os.WriteFile(file, []byte(cfg.yaml()), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(cfg.YAML()), 0o644); err != nil {
 		return "", err
 	}
 	return p.Kubeadm(ctx, kubeconfig, "init", "phase", "addon", "coredns", "--config", file)

@@ -78,24 +78,32 @@ var (
 )
 
 // RunCommand runs a README command with sh, in the repository root, as an operator would
-// on the cluster of kubeconfig: the programs of BinDir (kubectl, kubeadm) come first on
-// PATH. Each key of vars, a placeholder such as IMAGE, is replaced by its value first; a
-// command left with a word in capitals that is not a shell variable (a placeholder
-// without a value) is refused. It
-// returns the combined output.
+// on the cluster of kubeconfig (see ReadmeCommand), and returns the combined output.
 func (p Paths) RunCommand(ctx context.Context, kubeconfig, command string, vars map[string]string) (string, error) {
-	for k, v := range vars {
-		command = regexp.MustCompile(`\b`+regexp.QuoteMeta(k)+`\b`).ReplaceAllLiteralString(command, v)
+	cmd, err := p.ReadmeCommand(ctx, kubeconfig, command, vars)
+	if err != nil {
+		return "", err
 	}
-	if left := placeholder.FindAllString(shellVar.ReplaceAllString(command, ""), -1); len(left) > 0 {
-		return "", fmt.Errorf("README command %q: no value for %v", command, left)
-	}
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Dir = p.Root
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+p.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		err = fmt.Errorf("%s: %v\n%s", command, err, out)
 	}
 	return string(out), err
+}
+
+// ReadmeCommand is a README command to run with sh, in the repository root, on the cluster
+// of kubeconfig: the programs of BinDir (kubectl, kubeadm) come first on PATH. Each key of
+// vars, a placeholder such as IMAGE, is replaced by its value first; a command left with a
+// word in capitals that is not a shell variable (a placeholder without a value) is refused.
+func (p Paths) ReadmeCommand(ctx context.Context, kubeconfig, command string, vars map[string]string) (*exec.Cmd, error) {
+	for k, v := range vars {
+		command = regexp.MustCompile(`\b`+regexp.QuoteMeta(k)+`\b`).ReplaceAllLiteralString(command, v)
+	}
+	if left := placeholder.FindAllString(shellVar.ReplaceAllString(command, ""), -1); len(left) > 0 {
+		return nil, fmt.Errorf("README command %q: no value for %v", command, left)
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Dir = p.Root
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+p.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return cmd, nil
 }

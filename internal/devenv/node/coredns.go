@@ -5,6 +5,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"github.com/coredns/k8s_event/internal/devenv"
 	"os"
 	"strings"
 	"time"
@@ -14,20 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
-
-// kubeadmConfig is what `kubeadm init phase addon coredns` reads: the cluster's Service
-// range and domain, and the image (dns.imageRepository and imageTag).
-const kubeadmConfig = `apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-localAPIEndpoint: {advertiseAddress: %s, bindPort: %s}
-nodeRegistration: {name: %s}
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: %s
-networking: {serviceSubnet: %s, dnsDomain: cluster.local}
-dns: {imageRepository: %s, imageTag: %s}
-`
 
 // KubeadmCoreDNS makes CoreDNS what kubeadm makes it, with kubeadm itself (its addon
 // phase), but for the image: image, which must be REPOSITORY/coredns:TAG as kubeadm
@@ -41,8 +28,9 @@ func (n *Node) KubeadmCoreDNS(ctx context.Context, image string) error {
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf(kubeadmConfig, NodeIP, APIServerPort, NodeName, version.GitVersion, ServiceSubnet, repo, tag)
-	if err := os.WriteFile(n.path("kubeadm.yaml"), []byte(text), 0o644); err != nil {
+	cfg := devenv.KubeadmConfig{KubernetesVersion: version.GitVersion, DNSDomain: "cluster.local", ServiceSubnet: ServiceSubnet,
+		DNSImageRepo: repo, DNSImageTag: tag}
+	if err := os.WriteFile(n.path("kubeadm.yaml"), []byte(cfg.YAML()), 0o644); err != nil {
 		return err
 	}
 	if _, err := n.Kubeadm(ctx, "init", "phase", "addon", "coredns", "--config", n.path("kubeadm.yaml"), "--kubeconfig", n.AdminKubeconfig()); err != nil {

@@ -5,50 +5,42 @@ package node
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
+	"os/exec"
+
+	"github.com/coredns/k8s_event/internal/devenv"
 )
 
-// Install runs the README's install commands in the repository at root, with image for
-// IMAGE, as the admin, and waits for CoreDNS's rollout.
-func (n *Node) Install(ctx context.Context, root, image string) error {
-	cmds, err := readmeInstall(root)
-	if err != nil {
+// Install runs the README's install commands (section devenv.ReadmeInstall), with image
+// for IMAGE, as the admin inside the node's network, and waits for CoreDNS's rollout.
+func (n *Node) Install(ctx context.Context, paths devenv.Paths, image string) error {
+	if err := n.RunReadme(ctx, paths, devenv.ReadmeInstall, map[string]string{"IMAGE": image}); err != nil {
 		return err
-	}
-	for _, args := range cmds {
-		for i, a := range args {
-			args[i] = strings.ReplaceAll(a, "IMAGE", image)
-		}
-		cmd := Command(ctx, filepath.Join(n.binDir, "kubectl"), append([]string{"--kubeconfig=" + n.AdminKubeconfig()}, args...)...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("the README's kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
 	}
 	return n.WaitRollout(ctx, "kube-system", "coredns")
 }
 
-// readmeInstall reads the README's install commands.
-func readmeInstall(root string) ([][]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+// RunReadme runs the commands of the README's section heading as the admin inside the
+// node's network, each as devenv.Paths.ReadmeCommand prepares it, with vars for its
+// placeholders.
+func (n *Node) RunReadme(ctx context.Context, paths devenv.Paths, heading string, vars map[string]string) error {
+	cmds, err := devenv.ReadmeCommands(paths.Root, heading)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	_, section, ok := strings.Cut(string(data), "\n## Deployment\n")
-	_, block, ok2 := strings.Cut(section, "\n~~~ sh\n")
-	block, _, ok3 := strings.Cut(block, "\n~~~\n")
-	if !ok || !ok2 || !ok3 {
-		return nil, fmt.Errorf("README.md: no ~~~ sh block in a ## Deployment section")
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return err
 	}
-	var cmds [][]string
-	for _, l := range strings.Split(block, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 || f[0] != "kubectl" {
-			return nil, fmt.Errorf("README.md: the Deployment commands hold %q, not a kubectl command", l)
+	for _, c := range cmds {
+		cmd, err := paths.ReadmeCommand(ctx, n.AdminKubeconfig(), c, vars)
+		if err != nil {
+			return err
 		}
-		cmds = append(cmds, f[1:])
+		cmd.Args = append([]string{nsenter, "--net=" + netnsPath, "--"}, cmd.Args...)
+		cmd.Path = nsenter
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("the README's %q: %v\n%s", c, err, out)
+		}
 	}
-	return cmds, nil
+	return nil
 }

@@ -68,7 +68,7 @@ func run(ctx context.Context, once bool) (*node.Node, error) {
 		return n, err
 	}
 	step("3. The README's install commands")
-	if err := n.Install(ctx, paths.Root, coredns.Name); err != nil {
+	if err := n.Install(ctx, paths, coredns.Name); err != nil {
 		return n, err
 	}
 	d, err := n.AdminClient().AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
