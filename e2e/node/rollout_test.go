@@ -24,20 +24,21 @@ func TestRolloutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An old Pod that is terminating still answers during its lame duck: it is sent a
-	// failing query a second until it stops answering, and the last answered one, logged
-	// during the lame duck, is the line that must still be reported.
+	// failing query a second until three in a row go unanswered (an upstream's refusal
+	// can come late, as a timeout), and the last one answered, logged during the lame
+	// duck, is the line that must still be reported.
 	terminating, err := waitTerminating(ctx, old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lameDuck := ""
-	for range 20 {
+	lameDuck, misses := "", 0
+	for i := 0; i < 30 && misses < 3; i++ {
 		name := uniqueName(t)
-		r, err := query(terminating.Status.PodIP+":53", name, dns.TypeA)
-		if err != nil || r.Rcode != dns.RcodeServerFailure {
-			break
+		if r, err := query(terminating.Status.PodIP+":53", name, dns.TypeA); err == nil && r.Rcode == dns.RcodeServerFailure {
+			lameDuck, misses = name, 0
+		} else {
+			misses++
 		}
-		lameDuck = name
 		time.Sleep(time.Second)
 	}
 	if lameDuck == "" {

@@ -16,11 +16,17 @@ type KubeadmConfig struct {
 	ServiceSubnet     string // networking.serviceSubnet; the kube-dns Service gets its 10th address
 	DNSImageRepo      string // dns.imageRepository, if set
 	DNSImageTag       string // dns.imageTag, if set
+	// AdvertiseAddress is the API server's address (InitConfiguration), if set: kubeadm
+	// looks one up on the default route otherwise, and a node's network may have none.
+	AdvertiseAddress string
 }
 
 // YAML is the configuration as kubeadm reads it (kubeadm.k8s.io/v1beta4).
 func (c KubeadmConfig) YAML() string {
 	var b strings.Builder
+	if c.AdvertiseAddress != "" {
+		fmt.Fprintf(&b, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: %s\n---\n", c.AdvertiseAddress)
+	}
 	fmt.Fprintf(&b, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n", c.KubernetesVersion)
 	fmt.Fprintf(&b, "networking:\n  dnsDomain: %s\n  serviceSubnet: %s\n", c.DNSDomain, c.ServiceSubnet)
 	if c.DNSImageRepo != "" || c.DNSImageTag != "" {

@@ -29,7 +29,7 @@ func (n *Node) KubeadmCoreDNS(ctx context.Context, image string) error {
 		return err
 	}
 	cfg := devenv.KubeadmConfig{KubernetesVersion: version.GitVersion, DNSDomain: "cluster.local", ServiceSubnet: ServiceSubnet,
-		DNSImageRepo: repo, DNSImageTag: tag}
+		DNSImageRepo: repo, DNSImageTag: tag, AdvertiseAddress: NodeIP}
 	if err := os.WriteFile(n.path("kubeadm.yaml"), []byte(cfg.YAML()), 0o644); err != nil {
 		return err
 	}
