@@ -32,7 +32,6 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 		client, err := p.waitClient(time.Now().Add(timeout))
 		if err == nil {
 			_, err = eventsAPI(client).CreateWithEventNamespaceWithContext(ctx, ev)
-			countWrite("create", err)
 		}
 		written <- err
 	}()
@@ -41,14 +40,6 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 	case err = <-written:
 	case <-ctx.Done():
 		err = ctx.Err()
-	}
-	switch {
-	case err == nil:
-		countEnd(outcomeCreated, "")
-	case transient(err):
-		countEnd("", dropRetriesExhausted)
-	default:
-		countEnd("", dropRejected)
 	}
 	if err != nil {
 		p.opts.log.printf("event delivery: could not write the event of a fatal line: %v", err)

@@ -14,10 +14,7 @@ import (
 //
 // The sink retries transient failures itself (see write), and returns only errors
 // client-go does not retry, so each line ends in exactly one resolve.
-type eventSink struct {
-	p     *pipeline
-	chain *chain
-}
+type eventSink struct{ p *pipeline }
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
@@ -50,10 +47,7 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 	return out, finalError(err)
 }
 
-func (s *eventSink) resolve(outcome, reason string) {
-	s.chain.pending.Add(-1)
-	s.p.resolve(outcome, reason)
-}
+func (s *eventSink) resolve(outcome, reason string) { s.p.resolve(outcome, reason) }
 
 type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error)
 
