@@ -21,8 +21,8 @@ var process struct {
 }
 
 // processPipeline returns the process's pipeline, starting it on first use. Its listener
-// is registered then: setup runs for every plugin before any plugin's OnStartup, so the
-// lines of every plugin's start-up are seen, wherever k8s_event is in plugin.cfg.
+// is registered then, in setup: it reports nothing until settings are in effect (see
+// firstStartup and start).
 func processPipeline() *pipeline {
 	process.Lock()
 	defer process.Unlock()
