@@ -116,14 +116,18 @@ func (in *instance) shutdown() error {
 	return nil
 }
 
-// restartFailed runs on the running instance when a reload fails. Its settings and
-// client are put back if it still serves: the reload failed before the new instance
-// could serve. If the new instance serves, its settings stay: the reload failed in a
-// shutdown callback of this instance, whichever plugin's, after caddy stopped it.
+// restartFailed runs on the running instance when a reload fails. If it still serves
+// (the reload failed before the new instance could serve), its settings and client are
+// put back. If it does not (the reload failed in one of its shutdown callbacks, after
+// caddy stopped it), it ends as its own shutdown would have: the new instance's settings
+// stay, and if the new configuration has no k8s_event, reporting stops.
 func (in *instance) restartFailed() error {
+	if !in.serving() {
+		return in.shutdown()
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.settings != nil && in.serving() {
+	if in.settings != nil {
 		in.p.use(in.settings)
 	}
 	return nil

@@ -110,6 +110,25 @@ func TestFailedShutdownDuringReloadKeepsTheNewSettings(t *testing.T) {
 	}
 }
 
+// The same failure, in a reload that drops k8s_event: the new configuration, which
+// serves, has no k8s_event, so the reporting stops, as the old one's shutdown would have
+// stopped it.
+func TestFailedShutdownDuringReloadThatDropsThePlugin(t *testing.T) {
+	withDirectives(t, "failshutdown", "kubeapi", pluginName)
+	fakeAPI(t, true)
+	inst := startCoreDNS(t, strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  failshutdown", 1))
+
+	failShutdownOnce.Store(true)
+	if _, err := inst.Restart(input(corefile("failshutdown"))); err == nil || !strings.Contains(err.Error(), "armed to fail") {
+		t.Fatalf("want the reload to fail in the old instance's shutdown, got %v", err)
+	}
+	newest := caddy.Instances()[len(caddy.Instances())-1]
+	defer stopCoreDNS(t, newest)
+	if reporting() {
+		t.Error("the pipeline reports after a reload to a configuration without k8s_event, which serves")
+	}
+}
+
 // probe is a log listener registered beside k8s_event's: CoreDNS calls it with its
 // listener lock held, as it calls k8s_event's.
 type probe struct {
