@@ -8,6 +8,8 @@ import (
 	"time"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -32,7 +34,8 @@ func TestCacheSizeBoundsTheCorrelator(t *testing.T) {
 }
 
 // A reload that changes CACHESIZE during an API outage: the lines logged before it and
-// after it go out in the order they were logged, one write at a time.
+// after it go out in the order they were logged, and one write at a time: the refused
+// tries are at least the first backoff, a second, apart.
 func TestCacheSizeChangeDuringAnOutageKeepsOrder(t *testing.T) {
 	client := newFake()
 	clk := clocktesting.NewFakeClock(time.Now())
@@ -40,6 +43,13 @@ func TestCacheSizeChangeDuringAnOutageKeepsOrder(t *testing.T) {
 	opts.clock = clk
 	p := usePipeline(t, opts)
 	api := apiOutage(client)
+	var tries []time.Time // of writes refused, on the pipeline's clock
+	client.PrependReactor("*", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		if api.down.Load() {
+			tries = append(tries, clk.Now()) // the fake runs one reactor at a time
+		}
+		return false, nil, nil
+	})
 	inst := startCoreDNS(t, corefile("k8s_event {\n rate 1 10 4096\n }"))
 	for i := range 3 {
 		errorsLog.Errorf("line %d", i)
@@ -54,6 +64,11 @@ func TestCacheSizeChangeDuringAnOutageKeepsOrder(t *testing.T) {
 	api.down.Store(false)
 	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
 
+	for i := 1; i < len(tries); i++ {
+		if d := tries[i].Sub(tries[i-1]); d < time.Second {
+			t.Errorf("refused tries %d and %d %s apart, want at least a second: two writers at once", i-1, i, d)
+		}
+	}
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	if len(api.created) != 6 {
