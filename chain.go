@@ -3,7 +3,6 @@ package k8s_event
 import (
 	"math"
 	"strings"
-	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -27,18 +26,16 @@ func sourceComponent(plugin string) string {
 	return component + "/" + plugin
 }
 
-// chain is one client-go event broadcaster, with its correlator (LRU cache, aggregation,
-// de-duplication) and its recorder. A pipeline has one at a time; a reload that changes
-// CACHESIZE starts another.
+// chain is the pipeline's client-go event broadcaster, with its correlator (LRU cache of
+// CACHESIZE entries, aggregation, de-duplication) and its recorder, for the life of the
+// process: one watcher writes every line, in order.
 type chain struct {
-	cacheSize   int
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorderLogger
-	pending     atomic.Int64 // lines recorded here and not yet resolved
 }
 
 func newChain(p *pipeline, cacheSize int) *chain {
-	c := &chain{cacheSize: cacheSize}
+	c := &chain{}
 	c.broadcaster = record.NewBroadcaster(
 		record.WithContext(klog.NewContext(p.ctx, p.opts.log.broadcasterLogger())),
 		record.WithCorrelatorOptions(record.CorrelatorOptions{
@@ -55,7 +52,7 @@ func newChain(p *pipeline, cacheSize int) *chain {
 			Clock:       p.opts.clock,
 		}),
 	)
-	c.broadcaster.StartRecordingToSink(&eventSink{p: p, chain: c})
+	c.broadcaster.StartRecordingToSink(&eventSink{p: p})
 	source := corev1.EventSource{Component: component, Host: p.opts.identity.nodeName}
 	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger())
 	return c

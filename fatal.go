@@ -2,22 +2,26 @@ package k8s_event
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record/util"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/record"
 )
 
 // writeFatal writes a fatal line's event before returning, since CoreDNS exits right
-// after. It bypasses the backlog and the correlator, and returns after fatalTimeout at
-// the latest, even if the client does not honour its context. It runs on the logging
+// after. The event is made by a client-go recorder of its own, as every other line's,
+// but not through the backlog and the pipeline's correlator, which may be busy retrying
+// earlier lines: its sink writes it once, at once. writeFatal returns after fatalTimeout
+// at the latest, even if the client does not honour its context. It runs on the logging
 // goroutine with CoreDNS's listener lock held, so it reports failures through the
 // plugin's own printer only (see selfLog): logging through a plugin logger there would
 // deadlock against a listener registration waiting for the lock.
 func (p *pipeline) writeFatal(prefix, msg string) {
 	timeout := p.opts.fatalTimeout
-	ctx, cancel := context.WithTimeout(loggerContext(p), timeout)
+	// Not canceled by stop: a fatal line may come during shutdown.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), timeout)
 	defer cancel()
 	// A UID lookup still running gets half the time; the write gets the rest.
 	half := time.NewTimer(timeout / 2)
@@ -26,67 +30,61 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 	case <-p.refDone:
 	case <-half.C:
 	}
-	ev := p.newEvent(levelFatal, prefix, msg)
-	written := make(chan error, 1)
-	go func() {
-		client, err := p.waitClient(time.Now().Add(timeout))
-		if err == nil {
-			_, err = eventsAPI(client).CreateWithEventNamespaceWithContext(ctx, ev)
-			countWrite("create", err)
-		}
-		written <- err
-	}()
+
+	sink := &fatalSink{p: p, ctx: ctx, deadline: time.Now().Add(timeout), written: make(chan error, 1)}
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	defer b.Shutdown() // returns at once: it waits for nothing the sink does
+	b.StartRecordingToSink(sink)
+	source := corev1.EventSource{Component: component, Host: p.opts.identity.nodeName}
+	b.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger()).AnnotatedEventf(p.ref.Load(),
+		annotations(pluginOf(prefix)), levelFatal.eventType(), levelFatal.reason(), "%s", msg)
+
 	var err error
 	select {
-	case err = <-written:
+	case err = <-sink.written:
 	case <-ctx.Done():
 		err = ctx.Err()
-	}
-	switch {
-	case err == nil:
-		countEnd(outcomeCreated, "")
-	case transient(err):
-		countEnd("", dropRetriesExhausted)
-	default:
-		countEnd("", dropRejected)
 	}
 	if err != nil {
 		p.opts.log.printf("event dropped: the event of a fatal line was not written: %v", err)
 	}
 }
 
-// loggerContext returns a context that carries the plugin's logger but is not canceled by stop:
-// a fatal line may come during shutdown.
-func loggerContext(p *pipeline) context.Context { return context.WithoutCancel(p.ctx) }
-
-// newEvent builds an event the way client-go's recorder does.
-func (p *pipeline) newEvent(lv level, prefix, msg string) *corev1.Event {
-	ref := p.ref.Load()
-	now := metav1.NewTime(time.Now())
-	host := p.opts.identity.nodeName
-	return &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        util.GenerateEventName(ref.Name, now.UnixNano()),
-			Namespace:   eventNamespace(ref),
-			Annotations: annotations(pluginOf(prefix)),
-		},
-		InvolvedObject:      *ref,
-		Reason:              lv.reason(),
-		Message:             msg,
-		FirstTimestamp:      now,
-		LastTimestamp:       now,
-		Count:               1,
-		Type:                lv.eventType(),
-		Source:              corev1.EventSource{Component: sourceComponent(pluginOf(prefix)), Host: host},
-		ReportingController: component,
-		ReportingInstance:   host,
-	}
+// fatalSink is the record.EventSink of a fatal line's recorder: it creates the one event
+// it is given, once, and tells writeFatal how that went.
+type fatalSink struct {
+	p        *pipeline
+	ctx      context.Context
+	deadline time.Time // for a client that does not exist yet
+	written  chan error
 }
 
-// eventNamespace is where events on ref are written.
-func eventNamespace(ref *corev1.ObjectReference) string {
-	if ref.Namespace == "" {
-		return metav1.NamespaceDefault
+// Create implements the record.EventSink interface.
+func (s *fatalSink) Create(e *corev1.Event) (*corev1.Event, error) {
+	client, err := s.p.waitClient(s.deadline)
+	var out *corev1.Event
+	if err == nil {
+		out, err = eventsAPI(client).CreateWithEventNamespaceWithContext(s.ctx, s.p.complete(e))
 	}
-	return ref.Namespace
+	s.written <- err
+	if err != nil {
+		return nil, finalError(err) // client-go would otherwise try again, after CoreDNS exited
+	}
+	if out == nil { // client-go's fakes may answer no object; the correlator needs one
+		out = e
+	}
+	return out, nil
+}
+
+var errFatalNotCreated = errors.New("only creates the event of a fatal line")
+
+// Patch implements the record.EventSink interface. A fatal line is the only line of its
+// correlator, so client-go never patches it.
+func (s *fatalSink) Patch(*corev1.Event, []byte) (*corev1.Event, error) {
+	return nil, errFatalNotCreated
+}
+
+// Update implements the record.EventSink interface; client-go's recorder does not call it.
+func (s *fatalSink) Update(*corev1.Event) (*corev1.Event, error) {
+	return nil, errFatalNotCreated
 }

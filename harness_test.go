@@ -68,7 +68,7 @@ func startPipeline(t testing.TB, opts options, client kubernetes.Interface, stan
 		t.Fatal(err)
 	}
 	p := usePipeline(t, opts)
-	p.use(newSettings(cfg, client, nil, opts))
+	p.use(p.settingsFor(cfg, client))
 	return p
 }
 

@@ -21,8 +21,8 @@ var process struct {
 }
 
 // processPipeline returns the process's pipeline, starting it on first use. Its listener
-// is registered then: setup runs for every plugin before any plugin's OnStartup, so the
-// lines of every plugin's start-up are seen, wherever k8s_event is in plugin.cfg.
+// is registered then, in setup: it reports nothing until settings are in effect (see
+// firstStartup and start).
 func processPipeline() *pipeline {
 	process.Lock()
 	defer process.Unlock()
@@ -42,7 +42,6 @@ type instance struct {
 
 	mu       sync.Mutex
 	settings *settings // put in effect by start
-	shutDown bool
 }
 
 type instanceKey struct{}
@@ -55,11 +54,11 @@ func join(c *caddy.Controller, cfg *config) error {
 	if in == nil {
 		in = &instance{p: processPipeline(), cfg: cfg}
 		c.Set(instanceKey{}, in)
+		c.OnFirstStartup(in.firstStartup)
 		c.OnStartup(in.start)
 		c.OnShutdown(in.shutdown)
 		c.OnRestartFailed(in.restartFailed)
 		c.OnFinalShutdown(in.finalShutdown)
-		in.p.configure(cfg)
 	} else if !in.cfg.equal(cfg) {
 		return fmt.Errorf("server blocks %q and %q configure k8s_event differently (%s, and %s): "+
 			"it reports the lines of the whole process, so give it the same settings everywhere",
@@ -70,17 +69,14 @@ func join(c *caddy.Controller, cfg *config) error {
 	return nil
 }
 
-// configure puts the settings of the process's first configuration in effect as soon as
-// it is parsed, before any plugin starts: lines logged before kubeapi's client exists
-// wait in the backlog. Later configurations take effect when they start.
-func (p *pipeline) configure(cfg *config) {
-	p.mu.Lock()
-	first := !p.configured
-	p.configured = true
-	p.mu.Unlock()
-	if first {
-		p.use(newSettings(cfg, nil, nil, p.opts))
-	}
+// firstStartup puts the settings in effect when CoreDNS starts, before any plugin's
+// OnStartup (caddy runs every OnFirstStartup callback first), so that the start-up lines
+// of every plugin are reported: they wait in the backlog until kubeapi's client exists.
+// A reload's settings take effect in start, once the reload got that far: a reload that
+// fails before leaves the running configuration's in effect.
+func (in *instance) firstStartup() error {
+	in.p.use(in.p.settingsFor(in.cfg, nil))
+	return nil
 }
 
 // start runs on startup and after a reload, before the previous instance shuts down:
@@ -97,7 +93,11 @@ func (in *instance) start() error {
 			client = cl
 		}
 	}
-	s := newSettings(in.cfg, client, in.p.lastThrottle(), in.p.opts)
+	if size := in.p.cacheSize.Load(); size != 0 && size != int64(in.cfg.cacheSize) {
+		log.Warningf("CACHESIZE %d takes effect when CoreDNS restarts; until then the event correlator keeps %d entries",
+			in.cfg.cacheSize, size)
+	}
+	s := in.p.settingsFor(in.cfg, client)
 	in.mu.Lock()
 	in.settings = s
 	in.mu.Unlock()
@@ -111,23 +111,42 @@ func (in *instance) start() error {
 func (in *instance) shutdown() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.shutDown = true
 	if in.settings != nil && !exiting.Load() {
 		in.p.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
 }
 
-// restartFailed runs on the instance that keeps running when a reload fails: its
-// settings and client are put back, unless it already shut down (a plugin's shutdown
-// failed after the new instance took over), in which case the new ones stay.
+// restartFailed runs on the running instance when a reload fails. If it still serves
+// (the reload failed before the new instance could serve), its settings and client are
+// put back. If it does not (the reload failed in one of its shutdown callbacks, after
+// caddy stopped it), it ends as its own shutdown would have: the new instance's settings
+// stay, and if the new configuration has no k8s_event, reporting stops.
 func (in *instance) restartFailed() error {
+	if !in.serving() {
+		return in.shutdown()
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if !in.shutDown && in.settings != nil {
+	if in.settings != nil {
 		in.p.use(in.settings)
 	}
 	return nil
+}
+
+// serving reports whether the caddy instance of in serves: caddy takes an instance out
+// of its list when it stops it, which a reload does once the new instance serves, and
+// takes a new instance out when it fails to start.
+func (in *instance) serving() bool {
+	for _, ci := range caddy.Instances() {
+		ci.StorageMu.RLock()
+		mine := ci.Storage[instanceKey{}] == in
+		ci.StorageMu.RUnlock()
+		if mine {
+			return true
+		}
+	}
+	return false
 }
 
 // finalShutdown gives what is on its way its bounded chance before the process exits.

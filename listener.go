@@ -27,11 +27,11 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 	if s == nil || !s.selected(lv, prefix) {
 		return
 	}
-	linesByLevel[lv].Inc()
 	if lv == levelFatal { // never refused: there is at most one, and it matters most
 		l.p.writeFatal(prefix, formatMessage(prefix, format, v, formatted))
 		return
 	}
+	linesByLevel[lv].Inc()
 	if !s.throttle.admit(prefix, lv) {
 		droppedRateLimited.Inc()
 		return
@@ -83,15 +83,12 @@ func (l *listener) Fatalf(prefix, format string, v ...any) {
 // their way is full: the backlog holds lines until the API takes them, during an outage
 // too, and its bound is what keeps the memory bounded.
 func (p *pipeline) enqueue(s *settings, ln line) {
-	if p.inflight.Add(1) > s.backlog() {
-		p.inflight.Add(-1)
-		droppedQueueFull.Inc()
+	if !p.take(s.backlog()) {
 		return
 	}
 	select {
 	case p.queue <- ln: // never full: the channel holds maxBacklog, and inflight counts it
 	default:
-		p.inflight.Add(-1)
-		droppedQueueFull.Inc()
+		p.resolve("", dropQueueFull)
 	}
 }

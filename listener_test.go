@@ -150,21 +150,61 @@ func hangingPodLists(c *fake.Clientset) kubernetes.Interface {
 	return clientWithHangingPods{Clientset: c}
 }
 
-type clientWithHangingPods struct{ *fake.Clientset }
+// clientWithHangingPods lists pods after delay, or never (0), until its context ends.
+type clientWithHangingPods struct {
+	*fake.Clientset
+	delay time.Duration
+}
 
 func (c clientWithHangingPods) CoreV1() typedcorev1.CoreV1Interface {
-	return coreWithHangingPods{c.Clientset.CoreV1()}
+	return coreWithHangingPods{c.Clientset.CoreV1(), c.delay}
 }
 
-type coreWithHangingPods struct{ typedcorev1.CoreV1Interface }
+type coreWithHangingPods struct {
+	typedcorev1.CoreV1Interface
+	delay time.Duration
+}
 
 func (c coreWithHangingPods) Pods(ns string) typedcorev1.PodInterface {
-	return hangingPods{c.CoreV1Interface.Pods(ns)}
+	return hangingPods{c.CoreV1Interface.Pods(ns), c.delay}
 }
 
-type hangingPods struct{ typedcorev1.PodInterface }
+type hangingPods struct {
+	typedcorev1.PodInterface
+	delay time.Duration
+}
 
-func (hangingPods) List(ctx context.Context, _ metav1.ListOptions) (*corev1.PodList, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
+func (h hangingPods) List(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
+	if h.delay == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	select {
+	case <-time.After(h.delay):
+		return h.PodInterface.List(ctx, opts)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A fatal line logged while the UID lookup is on its way waits for it (up to half its
+// timeout): the last event of the process is the one kubectl describe pod must show.
+func TestFatalWaitsForTheUIDLookup(t *testing.T) {
+	client := newFake()
+	slow := slowPodLists(client, 300*time.Millisecond)
+	opts := testOptions(slow, false)
+	opts.fatalTimeout = 10 * time.Second
+	p := startPipeline(t, opts, slow, "k8s_event {\n level fatal\n}")
+
+	p.listener.Fatal("plugin/loop: ", "Loop detected")
+	evs := events(t, client, testNS)
+	if len(evs) != 1 {
+		t.Fatalf("want the fatal event, got %s", describe(evs))
+	}
+	checkEvent(t, evs[0], wantEvent(podRef, "CoreDNSFatal", "Warning", "plugin/loop: Loop detected"))
+}
+
+// slowPodLists wraps a fake clientset so that listing pods answers after delay.
+func slowPodLists(c *fake.Clientset, delay time.Duration) kubernetes.Interface {
+	return clientWithHangingPods{Clientset: c, delay: delay}
 }

@@ -10,12 +10,14 @@ import (
 // + dropped_total (all reasons) + the lines still on their way.
 var (
 	// linesCount counts the log lines that passed the level and plugin filters, by level.
+	// A fatal line is not counted, nor the outcome of its event: CoreDNS exits right
+	// after logging it, before anything could read the count.
 	linesCount = newStripedCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "k8s_event",
 		Name:      "lines_total",
 		Help:      "Counter of log lines selected for reporting, by level.",
-	}, "level", levelNames[:]...)
+	}, "level", levelNames[:levelFatal]...)
 
 	// reportedCount counts selected lines the API stored, by outcome: a new Event, or
 	// merged into an existing one (its Count raised by a PATCH).
@@ -61,13 +63,14 @@ const (
 // Counters the log-call path uses, resolved once so that it neither looks labels up nor
 // allocates.
 var (
-	linesByLevel       [numLevels]*stripedCounter
+	linesByLevel       [levelFatal]*stripedCounter
 	droppedRateLimited = droppedCount.WithLabelValues(dropRateLimited)
 	droppedQueueFull   = droppedCount.WithLabelValues(dropQueueFull)
+	droppedShutdown    = droppedCount.WithLabelValues(dropShutdown)
 )
 
 func init() {
-	for lv := range numLevels {
+	for lv := range levelFatal {
 		linesByLevel[lv] = linesCount.WithLabelValues(lv.String())
 	}
 }

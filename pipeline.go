@@ -27,9 +27,10 @@ type pipeline struct {
 	settings  atomic.Pointer[settings] // what is reported now; nil for nothing
 	client    atomic.Pointer[apiClient]
 	hasClient chan struct{} // closed when the first client is set
+	cacheSize atomic.Int64  // CACHESIZE of the first settings used, for the life of the process
 
 	queue    chan line
-	inflight atomic.Int64 // admitted lines not yet resolved: the backlog
+	inflight atomic.Int64 // admitted lines not yet resolved (the backlog), and stoppedBit
 	quiet    quietPeriod  // the API server's latest Retry-After
 
 	ref         atomic.Pointer[corev1.ObjectReference]
@@ -39,18 +40,18 @@ type pipeline struct {
 	ctx    context.Context // carries the plugin's logger; canceled at the end of stop
 	cancel context.CancelFunc
 
-	chain    *chain // owned by the sender goroutine
-	retiring sync.WaitGroup
+	chain *chain // owned by the sender goroutine, made when it records its first line
 
 	stopping   chan struct{}
 	senderDone chan struct{}
 	stopOnce   sync.Once
-
-	mu         sync.Mutex // orders resolve against the final count of stop; guards:
-	closed     bool
-	configured bool      // the first configuration's settings were applied
-	throttle   *throttle // of the last settings used, kept across a removal of the plugin
 }
+
+// stoppedBit is set in inflight by stop, once it counted what was still on its way: from
+// then on a line is dropped as it arrives, and a line that ends is not counted again.
+// One number for both, so that a log call that read the settings just before stop and
+// goes on after it cannot slip a line in between.
+const stoppedBit = int64(1) << 62
 
 type apiClient struct{ kubernetes.Interface }
 
@@ -79,25 +80,16 @@ func newPipeline(opts options) *pipeline {
 }
 
 // use makes s the settings in effect, and its client, if it has one, the one to write
-// through.
+// through. The first settings used fix CACHESIZE for the life of the process.
 func (p *pipeline) use(s *settings) {
+	p.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
 	p.settings.Store(s)
-	p.mu.Lock()
-	p.throttle = s.throttle
-	p.mu.Unlock()
 	if s.client == nil {
 		return
 	}
 	if p.client.Swap(&apiClient{s.client}) == nil {
 		close(p.hasClient)
 	}
-}
-
-// lastThrottle returns the token buckets of the last settings used.
-func (p *pipeline) lastThrottle() *throttle {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.throttle
 }
 
 // waitClient returns the client to write through, waiting for the first one until
@@ -137,48 +129,45 @@ func (p *pipeline) send() {
 }
 
 func (p *pipeline) record(ln line) {
-	size := defaultCacheSize
-	if s := p.settings.Load(); s != nil {
-		size = s.cfg.cacheSize
-	} else if p.chain != nil {
-		size = p.chain.cacheSize
+	if p.chain == nil {
+		p.chain = newChain(p, int(p.cacheSize.Load()))
 	}
-	if p.chain == nil || p.chain.cacheSize != size {
-		p.switchChain(size)
-	}
-	p.chain.pending.Add(1)
 	// The message is formatted already: it goes in as an argument, never as a format.
 	p.chain.recorder.AnnotatedEventf(p.ref.Load(), annotations(pluginOf(ln.prefix)),
 		ln.level.eventType(), ln.level.reason(), "%s", ln.message)
 }
 
-// switchChain starts a correlator of the new size; the old one finishes what it holds.
-func (p *pipeline) switchChain(cacheSize int) {
-	old := p.chain
-	p.chain = newChain(p, cacheSize)
-	if old == nil {
-		return
-	}
-	p.retiring.Go(func() {
-		for old.pending.Load() > 0 && p.ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond)
+// take counts an admitted line on its way, unless the backlog already holds limit lines
+// or the pipeline stopped: then it counts the line dropped and returns false.
+func (p *pipeline) take(limit int64) bool {
+	for {
+		n := p.inflight.Load()
+		switch {
+		case n&stoppedBit != 0:
+			droppedShutdown.Inc()
+			return false
+		case n >= limit:
+			droppedQueueFull.Inc()
+			return false
 		}
-		old.broadcaster.Shutdown()
-	})
-}
-
-// resolve counts the end of an admitted line's way: a drop reason, or an outcome.
-func (p *pipeline) resolve(outcome, reason string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return // counted by stop
+		if p.inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
-	p.inflight.Add(-1)
-	countEnd(outcome, reason)
 }
 
-func countEnd(outcome, reason string) {
+// resolve counts the end of an admitted line's way: a drop reason, or an outcome; unless
+// stop already counted it.
+func (p *pipeline) resolve(outcome, reason string) {
+	for {
+		n := p.inflight.Load()
+		if n&stoppedBit != 0 {
+			return
+		}
+		if p.inflight.CompareAndSwap(n, n-1) {
+			break
+		}
+	}
 	if reason != "" {
 		droppedCount.WithLabelValues(reason).Inc()
 		return
@@ -198,16 +187,11 @@ func (p *pipeline) stop() {
 		p.cancel() // calls still running end now, and count themselves
 		p.waitBacklog(time.Now().Add(100 * time.Millisecond))
 
-		p.mu.Lock()
-		p.closed = true
-		left := p.inflight.Swap(0)
-		p.mu.Unlock()
-		droppedCount.WithLabelValues(dropShutdown).Add(uint64(left))
-
+		left := p.inflight.Swap(stoppedBit)
+		droppedShutdown.Add(uint64(left))
 		if p.chain != nil {
 			p.chain.broadcaster.Shutdown()
 		}
-		p.retiring.Wait()
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
@@ -238,5 +239,26 @@ func TestReloadLooksUpUIDOnce(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].InvolvedObject.UID != testUID {
 		t.Errorf("want one event with the looked-up UID, got %s", describe(evs))
+	}
+}
+
+// A reload that adds k8s_event but fails leaves CoreDNS running without it: nothing is
+// selected, counted or queued for a client that never comes.
+func TestFailedReloadAddingThePluginReportsNothing(t *testing.T) {
+	fakeAPI(t, true)
+	inst := startCoreDNS(t, corefile(""))
+	defer stopCoreDNS(t, inst)
+	lines := testutil.ToFloat64(linesCount.WithLabelValues("error"))
+
+	// The second server block gives k8s_event other settings: the reload fails in its setup.
+	if _, err := inst.Restart(input(corefile("k8s_event {\n level error\n }", "k8s_event {\n level info\n }"))); err == nil {
+		t.Fatal("expected the reload to fail")
+	}
+	errorsLog.Error("logged by the configuration that has no k8s_event")
+	if reporting() {
+		t.Error("the pipeline reports after a failed reload that would have added k8s_event")
+	}
+	if got := testutil.ToFloat64(linesCount.WithLabelValues("error")) - lines; got != 0 {
+		t.Errorf("%v lines selected by a configuration that did not start, want 0", got)
 	}
 }

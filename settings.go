@@ -12,12 +12,15 @@ type settings struct {
 	client   kubernetes.Interface // nil until kubeapi's client exists (before OnStartup)
 }
 
-// newSettings builds the settings of cfg. The token buckets of prev carry over when the
-// rate is the same, so that a reload does not refill them.
-func newSettings(cfg *config, client kubernetes.Interface, prev *throttle, opts options) *settings {
-	th := prev
-	if th == nil || !th.sameRate(cfg) {
-		th = newThrottle(cfg.qps, cfg.burst, opts.clock)
+// settingsFor builds the settings of cfg, writing through client. They take the token
+// buckets of the settings in effect if the rate is the same, so that a reload does not
+// refill them.
+func (p *pipeline) settingsFor(cfg *config, client kubernetes.Interface) *settings {
+	var th *throttle
+	if cur := p.settings.Load(); cur != nil && cur.throttle.sameRate(cfg) {
+		th = cur.throttle
+	} else {
+		th = newThrottle(cfg.qps, cfg.burst, p.opts.clock)
 	}
 	return &settings{cfg: cfg, plugins: cfg.pluginSet(), throttle: th, client: client}
 }

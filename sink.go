@@ -15,10 +15,7 @@ import (
 //
 // The sink retries transient failures itself (see write), and returns only errors
 // client-go does not retry, so each line ends in exactly one resolve.
-type eventSink struct {
-	p     *pipeline
-	chain *chain
-}
+type eventSink struct{ p *pipeline }
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
@@ -54,7 +51,6 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 // resolve ends a line's way: outcome if the API stored it, else the drop reason, and why.
 func (s *eventSink) resolve(outcome, reason string, err error) {
 	s.p.printDrop(reason, err)
-	s.chain.pending.Add(-1)
 	s.p.resolve(outcome, reason)
 }
 

@@ -45,8 +45,9 @@ func TestStripedCountersExported(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("dropped_total exports %v, want the reasons %v", got, want)
 	}
-	if n := len(counterValues("coredns_k8s_event_lines_total")); n != int(numLevels) {
-		t.Errorf("lines_total exports %d levels, want %d", n, numLevels)
+	// Every level but fatal: CoreDNS exits right after a fatal line.
+	if n := len(counterValues("coredns_k8s_event_lines_total")); n != int(levelFatal) {
+		t.Errorf("lines_total exports %d levels, want %d", n, levelFatal)
 	}
 	before := counterValues("coredns_k8s_event_dropped_total")[dropRateLimited]
 	droppedRateLimited.Inc()

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +164,71 @@ func TestManyReloadsOneEventPerLine(t *testing.T) {
 	if len(withMessage(evs, "after-failed-reload.example.org.")) == 0 && len(withMessage(evs, combinedPrefix)) == 0 {
 		t.Errorf("the line after the failed reload was not reported:\n%s", devenv.FormatEvents(evs))
 	}
+}
+
+// TestReloadWhileProfiling: a reload during a CPU profile fails as the old configuration
+// shuts down, after the new one took over: pprof, which shuts down before k8s_event,
+// cannot stop its HTTP server within 5 s, and caddy calls the old configuration's
+// restart-failed callbacks. The new configuration serves, and its k8s_event settings
+// must stay: here they report the errors lines the old ones left out.
+func TestReloadWhileProfiling(t *testing.T) {
+	t.Parallel()
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	addr, metricsAddr, pprofAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	forward := failingForward(t)
+	corefile := func(settings ...string) string {
+		return serverBlock(rootZone(addr), "errors", forward, "pprof "+pprofAddr, cl.kubeapi(),
+			k8sEventDirective(settings...), prometheusDirective(metricsAddr))
+	}
+	c := startCoreDNS(t, corefile("level error warning", "except errors"), podEnv(pod, true)...)
+	failQuery(t, addr, "before-reload.example.org.")
+	loggedMessage(t, c, "ERROR", "before-reload.example.org.")
+	if got := scrape(t, metricsAddr).Get(metricLines, "level", "error"); got != 0 {
+		t.Fatalf("lines_total{level=error} is %v before the reload, want 0: the first settings leave errors out", got)
+	}
+
+	profiling := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/profile?seconds=20")
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		profiling <- err
+	}()
+	eventually(t, 10*time.Second, "the CPU profile running", func() (bool, string) {
+		stacks, err := httpGet("http://" + pprofAddr + "/debug/pprof/goroutine?debug=2")
+		return err == nil && strings.Contains(stacks, "net/http/pprof.Profile("), fmt.Sprint(err)
+	})
+
+	reload(t, c, corefile("level error warning"))
+	waitLine(t, c, 30*time.Second, "pprof failing to stop during the reload", func(l string) bool {
+		return strings.Contains(l, "plugin/pprof: Failed to stop pprof http server")
+	})
+	// caddy prints this once the restart-failed callbacks have run.
+	waitLine(t, c, 10*time.Second, "caddy reporting the failed reload", func(l string) bool {
+		return strings.HasPrefix(l, "[ERROR] Restart failed: ")
+	})
+
+	failQuery(t, addr, "after-reload.example.org.")
+	msg := loggedMessage(t, c, "ERROR", "after-reload.example.org.")
+	if got := scrape(t, metricsAddr).Get(metricLines, "level", "error"); got != 1 {
+		t.Errorf("lines_total{level=error} is %v after the failed reload, want 1: the serving configuration reports errors lines", got)
+	}
+	checkEvent(t, cl.waitEvent(t, pod, reasonError, msg), pod, reasonError)
+	if err := <-profiling; err != nil {
+		t.Logf("the CPU profile ended with %v", err)
+	}
+}
+
+// httpGet returns the body at url.
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }

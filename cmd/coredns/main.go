@@ -5,9 +5,10 @@
 //	k8s_event:github.com/coredns/k8s_event
 //
 // Near the end, kubeapi first, is the usual place; where they go does not change which log
-// lines are reported. k8s_event starts listening in its setup, and CoreDNS runs every
-// plugin's setup before it starts any, so the lines plugins log while starting and after
-// are all heard; they wait in a bounded queue until kubeapi's connection is up.
+// lines are reported. k8s_event puts its settings in effect when CoreDNS first starts,
+// before any plugin's start-up (caddy runs every OnFirstStartup callback before the first
+// OnStartup), so the lines plugins log while starting and after are all heard; they wait
+// in a bounded queue until kubeapi's connection is up.
 //
 // make coredns builds it (static, the commit in -version); make image packs that build in
 // the image.
