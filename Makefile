@@ -13,7 +13,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 # products are never committed.
 MAX_FILE_BYTES := 1048576
 
-.PHONY: all coredns image pause-image probe-image image-check push-image controlplane node-bin node-deps \
+.PHONY: all coredns image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
 	run test unit lint deploy-check helm-check e2e node fuzz bench clean
 
 all: coredns
@@ -41,6 +41,9 @@ coredns:
 #                     for containerd's sandbox_image where none can be pulled.
 #   make probe-image: PROBE_TAR, named PROBE_IMAGE: the node tests' DNS client Pod
 #                     (internal/devenv/cmd/dnsprobe), for this machine's platform only.
+#   make stock-image: STOCK_TAR, named STOCK_IMAGE: CoreDNS as released, at the version
+#                     cmd/coredns builds, without kubeadm and k8s_event: what kubeadm runs
+#                     before the install and after the uninstall, on the node.
 # A name needs a registry host (localhost for an image that is only imported): the kubelet
 # looks a name without one up under the default registry's. Every date in an image is
 # SOURCE_DATE_EPOCH, the commit's time: the same commit and CA bundle make the same digests.
@@ -51,6 +54,8 @@ PAUSE_IMAGE     := localhost/k8s-event/pause:dev
 PAUSE_TAR       := $(IMAGE_DIR)/pause.tar
 PROBE_IMAGE     := localhost/k8s-event/dnsprobe:dev
 PROBE_TAR       := $(IMAGE_DIR)/dnsprobe.tar
+STOCK_IMAGE     := localhost/k8s-event/coredns:stock
+STOCK_TAR       := $(IMAGE_DIR)/coredns-stock.tar
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
@@ -80,6 +85,12 @@ probe-image:
 		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/dnsprobe ./cmd/dnsprobe && \
 	$(NICE) go run -C tools/image . dnsprobe -name $(PROBE_IMAGE) -out $(PROBE_TAR) \
 		-epoch $(SOURCE_DATE_EPOCH) $$p=$(IMAGE_DIR)/$$p/dnsprobe
+
+stock-image:
+	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 go build -C cmd/coredns -trimpath \
+		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/coredns-stock github.com/coredns/coredns && \
+	$(NICE) go run -C tools/image . coredns -name $(STOCK_IMAGE) -out $(STOCK_TAR) \
+		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $$p=$(IMAGE_DIR)/$$p/coredns-stock
 
 # The images' tests (module tools/image): each layer's files, owners, modes and the
 # capability bytes, the configs, both platforms' binaries, and `ctr images import` into a
@@ -115,8 +126,9 @@ node-deps:
 # The node tests' and the node demo's images and programs, as package node reads them.
 NODE_ENV := K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \
 	K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) K8S_EVENT_PAUSE_IMAGE_FILE=$(PAUSE_TAR) \
-	K8S_EVENT_PROBE_IMAGE=$(PROBE_IMAGE) K8S_EVENT_PROBE_IMAGE_FILE=$(PROBE_TAR)
-NODE_PARTS := coredns controlplane node-bin node-deps image pause-image probe-image
+	K8S_EVENT_PROBE_IMAGE=$(PROBE_IMAGE) K8S_EVENT_PROBE_IMAGE_FILE=$(PROBE_TAR) \
+	K8S_EVENT_STOCK_IMAGE=$(STOCK_IMAGE) K8S_EVENT_STOCK_IMAGE_FILE=$(STOCK_TAR)
+NODE_PARTS := coredns controlplane node-bin node-deps image pause-image probe-image stock-image
 
 # The demo: a local API server (or the cluster of $KUBECONFIG), CoreDNS with the plugin,
 # a few log lines, and the events they became. Ctrl-C stops everything. With NODE=1

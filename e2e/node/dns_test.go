@@ -27,7 +27,7 @@ func TestClusterDNS(t *testing.T) {
 			RestartPolicy:                corev1.RestartPolicyNever,
 			AutomountServiceAccountToken: ptr.To(false),
 			Containers: []corev1.Container{{
-				Name: "probe", Image: suite.probe.Name, ImagePullPolicy: corev1.PullNever,
+				Name: "probe", Image: suite.images.Probe.Name, ImagePullPolicy: corev1.PullNever,
 				Args: []string{"kubernetes.default"},
 			}},
 		},

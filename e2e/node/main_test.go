@@ -30,9 +30,10 @@ var suite struct {
 	paths    devenv.Paths
 	node     *node.Node
 	client   kubernetes.Interface
-	coredns  node.Image // CoreDNS with the plugin
-	probe    node.Image // the DNS client Pod's
-	corefile string     // the Corefile after the install
+	images   node.TestImages
+	kubeadm  string // the Corefile kubeadm made
+	install  string // the Corefile the install left
+	corefile string // the tests' Corefile: the install's, with a 2 s reload
 }
 
 func TestMain(m *testing.M) {
@@ -55,17 +56,16 @@ func runSuite(m *testing.M) (code int) {
 			code = 1
 		}
 	}()
-	var images node.Images
 	if suite.paths, suite.err = devenv.FindPaths(); suite.err != nil {
 		return m.Run()
 	}
-	if suite.coredns, suite.probe, images, suite.err = node.ImagesFromEnv(); suite.err != nil {
+	if suite.images, suite.err = node.ImagesFromEnv(); suite.err != nil {
 		return m.Run()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	began := time.Now()
-	n, err := node.Start(ctx, suite.paths.BinDir, images)
+	n, err := node.Start(ctx, suite.paths.BinDir, suite.images.All())
 	defer func() {
 		if err := n.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: stopping the node: %v\n", err)

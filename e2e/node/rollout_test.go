@@ -2,8 +2,8 @@ package node
 
 import (
 	"context"
-	"github.com/miekg/dns"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,27 +23,21 @@ func TestRolloutRestart(t *testing.T) {
 	if _, err := suite.node.Kubectl(ctx, "-n", namespace, "rollout", "restart", "deployment/"+deployment); err != nil {
 		t.Fatal(err)
 	}
-	// An old Pod that is terminating still answers during its lame duck: it is sent a
-	// failing query a second until three in a row go unanswered (an upstream's refusal
-	// can come late, as a timeout), and the last one answered, logged during the lame
-	// duck, is the line that must still be reported.
+	// An old Pod that is terminating still answers during its lame duck: once it says it
+	// is in it, a failing query makes it log a line, which must still be reported.
 	terminating, err := waitTerminating(ctx, old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lameDuck, misses := "", 0
-	for i := 0; i < 30 && misses < 3; i++ {
-		name := uniqueName(t)
-		if r, err := query(terminating.Status.PodIP+":53", name, dns.TypeA); err == nil && r.Rcode == dns.RcodeServerFailure {
-			lameDuck, misses = name, 0
-		} else {
-			misses++
-		}
-		time.Sleep(time.Second)
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		log, err := suite.node.ContainerLog(terminating, "coredns")
+		return err == nil && strings.Contains(log, "Going into lameduck mode"), nil
+	})
+	if err != nil {
+		t.Fatalf("the terminating Pod %s did not go into its lame duck: %v", terminating.Name, err)
 	}
-	if lameDuck == "" {
-		t.Fatalf("the terminating Pod %s did not answer", terminating.Name)
-	}
+	lameDuck := uniqueName(t)
+	failQuery(t, terminating, lameDuck)
 
 	fresh := readyPods(t)
 	for _, p := range fresh {

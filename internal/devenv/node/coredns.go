@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/coredns/k8s_event/internal/devenv"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -98,4 +99,26 @@ func PodReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// ContainerLog is what the container named name of pod printed since it last started, as
+// the kubelet keeps it (the node's pod-logs directory).
+func (n *Node) ContainerLog(pod *corev1.Pod, name string) (string, error) {
+	dir := filepath.Join(n.path("pod-logs"), fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), name)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	last, lastN := "", -1
+	for _, e := range entries {
+		var i int
+		if _, err := fmt.Sscanf(e.Name(), "%d.log", &i); err == nil && i > lastN {
+			last, lastN = e.Name(), i
+		}
+	}
+	if last == "" {
+		return "", fmt.Errorf("no log of %s in %s", name, dir)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, last))
+	return string(data), err
 }

@@ -35,7 +35,7 @@ const (
 type HostState struct {
 	Sysctls    map[string]string
 	NetNS      []string // names in /run/netns, "" for the directory itself
-	Mounts     []string // mount points
+	Mounts     []string // mount points where the node mounts: its directory, /run/netns
 	Cgroups    []string // hierarchy/dir of each first-level cgroup
 	Links      []string // the host's network interfaces
 	CNI        []string // entries of /var/lib/cni and its results/
@@ -55,7 +55,12 @@ func ReadHostState() HostState {
 		s.NetNS = append(s.NetNS, "")
 		s.NetNS = append(s.NetNS, dirNames(netnsDir)...)
 	}
-	s.Mounts = mountPoints()
+	for _, m := range mountPoints() {
+		// Only the node's places: other tests on the machine mount and unmount meanwhile.
+		if under(m, stateDir()) || under(m, netnsDir) {
+			s.Mounts = append(s.Mounts, m)
+		}
+	}
 	for _, h := range dirNames(cgroupFS) {
 		for _, d := range dirNames(filepath.Join(cgroupFS, h)) {
 			s.Cgroups = append(s.Cgroups, h+"/"+d)
@@ -118,6 +123,9 @@ func (s HostState) Diff(after HostState) []string {
 	}
 	return d
 }
+
+// under tells whether path is dir or below it.
+func under(path, dir string) bool { return path == dir || strings.HasPrefix(path, dir+"/") }
 
 func dirNames(dir string) []string {
 	entries, _ := os.ReadDir(dir)

@@ -27,15 +27,15 @@ func statIno(path string, s *unixStat) error {
 // volumes, containerd's root filesystems and shared memory). Lazily: a mount still busy
 // goes when its last user does.
 func unmountUnder(dir string) error {
-	var under []string
+	var points []string
 	for _, p := range mountPoints() {
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			under = append(under, p)
+		if under(p, dir) {
+			points = append(points, p)
 		}
 	}
-	slices.SortFunc(under, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	slices.SortFunc(points, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
 	var errs []error
-	for _, p := range under {
+	for _, p := range points {
 		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, &os.PathError{Op: "unmount", Path: p, Err: err})
 		}

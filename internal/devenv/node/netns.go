@@ -32,8 +32,8 @@ const (
 // netnsPath is where `ip netns` mounts the namespace.
 var netnsPath = filepath.Join("/run/netns", NetNS)
 
-// createNetNS makes the namespace with its loopback and bridge up, and IP forwarding on
-// inside it (a Pod reaches a Service's Pod through the node: ClusterIP, DNAT, bridge).
+// createNetNS makes the namespace with its loopback and bridge up, a route for the
+// Services' range, and IP forwarding on inside it (a Pod reaches a Service's Pod through the node: ClusterIP, DNAT, bridge).
 func createNetNS() error {
 	steps := [][]string{
 		{"ip", "netns", "add", NetNS},
@@ -41,6 +41,9 @@ func createNetNS() error {
 		{"ip", "-n", NetNS, "link", "add", Bridge, "type", "bridge"},
 		{"ip", "-n", NetNS, "addr", "add", NodeIP + "/24", "dev", Bridge},
 		{"ip", "-n", NetNS, "link", "set", Bridge, "up"},
+		// The Services' addresses: kube-proxy's rules take a packet sent there from the
+		// node itself only once a route has chosen its way out.
+		{"ip", "-n", NetNS, "route", "add", ServiceSubnet, "dev", Bridge},
 		{"ip", "netns", "exec", NetNS, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
 	}
 	for _, s := range steps {

@@ -54,21 +54,21 @@ func run(ctx context.Context, once bool) (*node.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	coredns, _, images, err := node.ImagesFromEnv()
+	images, err := node.ImagesFromEnv()
 	if err != nil {
 		return nil, err
 	}
 	step("1. A single-node Kubernetes in its own network namespace (containerd, kubelet, kube-proxy, ...)")
-	n, err := node.Start(ctx, paths.BinDir, images)
+	n, err := node.Start(ctx, paths.BinDir, images.All())
 	if err != nil {
 		return n, err
 	}
-	step("2. CoreDNS as kubeadm installs it (kubeadm init phase addon coredns), with image " + coredns.Name)
-	if err := n.KubeadmCoreDNS(ctx, coredns.Name); err != nil {
+	step("2. CoreDNS as kubeadm installs it (kubeadm init phase addon coredns): " + images.Stock.Name + ", CoreDNS without the plugin")
+	if err := n.KubeadmCoreDNS(ctx, images.Stock.Name); err != nil {
 		return n, err
 	}
-	step("3. The README's install commands")
-	if err := n.Install(ctx, paths, coredns.Name); err != nil {
+	step("3. The README's install commands, with IMAGE " + images.CoreDNS.Name)
+	if err := n.Install(ctx, paths, images.CoreDNS.Name); err != nil {
 		return n, err
 	}
 	d, err := n.AdminClient().AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
