@@ -28,11 +28,11 @@ func TestUninstallBackToKubeadmsCoreDNS(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Each command's rollout ends before the next command, as if an operator waited: the
+	// order of the commands, not their speed, must keep CoreDNS running.
 	probe := startDNSProbe(node.DNSServiceIP + ":53")
-	err := suite.node.RunReadme(ctx, suite.paths, devenv.ReadmeUninstall, map[string]string{"PREVIOUS_IMAGE": suite.images.Stock.Name})
-	if err == nil {
-		err = suite.node.WaitRollout(ctx, namespace, deployment)
-	}
+	err := suite.node.RunReadme(ctx, suite.paths, devenv.ReadmeUninstall, map[string]string{"PREVIOUS_IMAGE": suite.images.Stock.Name},
+		func() error { return suite.node.WaitRollout(ctx, namespace, deployment) })
 	answered, longestGap := probe.stop()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, diagnose(timeout(t, time.Minute)))

@@ -13,7 +13,7 @@ import (
 // Install runs the README's install commands (section devenv.ReadmeInstall), with image
 // for IMAGE, as the admin inside the node's network, and waits for CoreDNS's rollout.
 func (n *Node) Install(ctx context.Context, paths devenv.Paths, image string) error {
-	if err := n.RunReadme(ctx, paths, devenv.ReadmeInstall, map[string]string{"IMAGE": image}); err != nil {
+	if err := n.RunReadme(ctx, paths, devenv.ReadmeInstall, map[string]string{"IMAGE": image}, nil); err != nil {
 		return err
 	}
 	return n.WaitRollout(ctx, "kube-system", "coredns")
@@ -21,8 +21,8 @@ func (n *Node) Install(ctx context.Context, paths devenv.Paths, image string) er
 
 // RunReadme runs the commands of the README's section heading as the admin inside the
 // node's network, each as devenv.Paths.ReadmeCommand prepares it, with vars for its
-// placeholders.
-func (n *Node) RunReadme(ctx context.Context, paths devenv.Paths, heading string, vars map[string]string) error {
+// placeholders. after, if not nil, runs after each command, before the next.
+func (n *Node) RunReadme(ctx context.Context, paths devenv.Paths, heading string, vars map[string]string, after func() error) error {
 	cmds, err := devenv.ReadmeCommands(paths.Root, heading)
 	if err != nil {
 		return err
@@ -40,6 +40,11 @@ func (n *Node) RunReadme(ctx context.Context, paths devenv.Paths, heading string
 		cmd.Path = nsenter
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("the README's %q: %v\n%s", c, err, out)
+		}
+		if after != nil {
+			if err := after(); err != nil {
+				return fmt.Errorf("after the README's %q: %w", c, err)
+			}
 		}
 	}
 	return nil
