@@ -36,7 +36,7 @@ type HostState struct {
 	Sysctls    map[string]string
 	NetNS      []string // names in /run/netns, "" for the directory itself
 	Mounts     []string // mount points where the node mounts: its directory, /run/netns
-	Cgroups    []string // hierarchy/dir of each first-level cgroup
+	Cgroups    []string // each first-level cgroup of every hierarchy
 	Links      []string // the host's network interfaces
 	CNI        []string // entries of /var/lib/cni and its results/
 	Processes  []string // node programs running (kubelet, containerd, shims, ...)
@@ -61,9 +61,9 @@ func ReadHostState() HostState {
 			s.Mounts = append(s.Mounts, m)
 		}
 	}
-	for _, h := range dirNames(cgroupFS) {
-		for _, d := range dirNames(filepath.Join(cgroupFS, h)) {
-			s.Cgroups = append(s.Cgroups, h+"/"+d)
+	for _, root := range cgroupHierarchies() {
+		for _, d := range dirNames(root) {
+			s.Cgroups = append(s.Cgroups, filepath.Join(root, d))
 		}
 	}
 	out, _ := exec.Command("ip", "-o", "link", "show").Output()

@@ -43,20 +43,33 @@ func unmountUnder(dir string) error {
 	return errors.Join(errs...)
 }
 
+// cgroupHierarchies are the roots of the machine's cgroup hierarchies: /sys/fs/cgroup with
+// cgroup v2 alone, else each mount below it (cgroup v1, and v2's beside it in hybrid mode).
+func cgroupHierarchies() []string {
+	if fileExists(filepath.Join(cgroupFS, "cgroup.controllers")) {
+		return []string{cgroupFS}
+	}
+	var roots []string
+	for _, h := range dirNames(cgroupFS) {
+		roots = append(roots, filepath.Join(cgroupFS, h))
+	}
+	return roots
+}
+
 // makeCgroups creates CgroupRoot in every hierarchy, kubelet's --cgroup-root, which it
 // requires to exist. cpuset's gets its parent's CPUs and memory nodes, without which no
 // process could join it.
 func makeCgroups() error {
-	for _, h := range dirNames(cgroupFS) {
-		dir := filepath.Join(cgroupFS, h, CgroupRoot)
+	for _, root := range cgroupHierarchies() {
+		dir := filepath.Join(root, CgroupRoot)
 		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 			return err
 		}
-		if h != "cpuset" {
+		if filepath.Base(root) != "cpuset" {
 			continue
 		}
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			v, err := os.ReadFile(filepath.Join(cgroupFS, h, f))
+			v, err := os.ReadFile(filepath.Join(root, f))
 			if err == nil {
 				err = os.WriteFile(filepath.Join(dir, f), v, 0o644)
 			}
@@ -72,8 +85,8 @@ func makeCgroups() error {
 // first; a cgroup with a process left in it cannot go, and says so.
 func removeCgroups() error {
 	var errs []error
-	for _, h := range dirNames(cgroupFS) {
-		root := filepath.Join(cgroupFS, h, CgroupRoot)
+	for _, h := range cgroupHierarchies() {
+		root := filepath.Join(h, CgroupRoot)
 		var dirs []string
 		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
