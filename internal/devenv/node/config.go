@@ -16,7 +16,7 @@ const NodeName = "k8s-event-node"
 // node's directory, and the resolv.conf kubelet gives Pods with dnsPolicy Default.
 func (n *Node) writeConfig() error {
 	files := map[string]string{
-		"containerd.toml":                    fmt.Sprintf(containerdConfig, n.path("containerd"), n.path("containerd-state"), n.containerdSocket(), n.images.Pause.Name, n.path("cni"), n.path("runc")),
+		"containerd.toml":                    fmt.Sprintf(containerdConfig, n.path("containerd"), n.path("containerd-state"), n.containerdSocket(), n.path("containerd-opt"), n.images.Pause.Name, n.path("cni"), n.path("runc")),
 		"cni/10-bridge.conflist":             fmt.Sprintf(cniConfig, Bridge, PodSubnet, NodeIP, n.path("cni-ipam")),
 		"kubelet.yaml":                       fmt.Sprintf(kubeletConfig, NodeIP, CgroupRoot, DNSServiceIP, n.path("resolv.conf"), n.containerdSocket(), n.path("pod-logs")),
 		"kube-proxy.yaml":                    fmt.Sprintf(kubeProxyConfig, n.path("kube-proxy.kubeconfig"), NodeIP, PodSubnet, NodeName),
@@ -50,7 +50,7 @@ state = %q
 [grpc]
   address = %q
 [plugins."io.containerd.internal.v1.opt"]
-  path = "/nonexistent-k8s-event-opt"
+  path = %q
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %q
   restrict_oom_score_adj = true
