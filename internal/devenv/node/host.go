@@ -23,6 +23,11 @@ var kubeletSysctls = []string{
 // which it makes kubepods and runc the Pods' cgroups.
 const CgroupRoot = "k8s-event-node"
 
+// watchedDirs are where programs put their state by default (containerd's /opt/containerd,
+// kubelet's /var/lib/kubelet, CNI's /etc/cni): the node gives each program a directory of
+// its own, and the host check sees anything left in these.
+var watchedDirs = []string{"/", "/opt", "/etc", "/var/lib", "/var/log"}
+
 const (
 	cgroupFS   = "/sys/fs/cgroup"
 	netnsDir   = "/run/netns"
@@ -41,6 +46,7 @@ type HostState struct {
 	CNI        []string // entries of /var/lib/cni and its results/
 	Processes  []string // node programs running (kubelet, containerd, shims, ...)
 	IPTables   []string // the host's iptables chains
+	Dirs       []string // the entries of the host's top directories (watchedDirs)
 	StateFiles bool     // the node's directory exists
 }
 
@@ -80,6 +86,11 @@ func ReadHostState() HostState {
 		}
 	}
 	s.Processes = nodeProcesses()
+	for _, dir := range watchedDirs {
+		for _, name := range dirNames(dir) {
+			s.Dirs = append(s.Dirs, filepath.Join(dir, name))
+		}
+	}
 	out, _ = exec.Command("iptables-save").Output()
 	for l := range strings.Lines(string(out)) {
 		if strings.HasPrefix(l, ":") {
@@ -118,6 +129,7 @@ func (s HostState) Diff(after HostState) []string {
 	list(cniDir, s.CNI, after.CNI)
 	list("process", s.Processes, after.Processes)
 	list("iptables chain", s.IPTables, after.IPTables)
+	list("file", s.Dirs, after.Dirs)
 	if s.StateFiles != after.StateFiles {
 		d = append(d, fmt.Sprintf("the node's directory exists: %v, was %v", after.StateFiles, s.StateFiles))
 	}
