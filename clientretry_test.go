@@ -51,16 +51,7 @@ func (s *apfServer) requests() int {
 // to 10 times more, Retry-After apart, each unseen by api_writes_total.
 func TestRetryAfterRetriedByThePluginOnly(t *testing.T) {
 	srv := &apfServer{refusals: 3}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clocktesting.NewFakeClock(time.Now())
-	opts := testOptions(client, true)
-	opts.clock = clk
-	p := startPipeline(t, opts, client, "k8s_event")
+	p, clk := startAPFPipeline(t, srv, "k8s_event")
 	failed, succeeded := writesCount.WithLabelValues("create", "error"), writesCount.WithLabelValues("create", "success")
 	failed0, succeeded0 := testutil.ToFloat64(failed), testutil.ToFloat64(succeeded)
 	before := readOutcomes()
@@ -82,4 +73,20 @@ func TestRetryAfterRetriedByThePluginOnly(t *testing.T) {
 	if waited := clk.Since(start); waited < 10*time.Second {
 		t.Errorf("written %v after the line on the plugin's clock, want the 10 s of its backoff", waited)
 	}
+}
+
+// startAPFPipeline starts a pipeline with stanza's settings, on a fake clock, whose client
+// talks to srv over HTTP, as kubeapi's would to an API server.
+func startAPFPipeline(t *testing.T, srv *apfServer, stanza string) (*pipeline, *clocktesting.FakeClock) {
+	t.Helper()
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	opts := testOptions(client, true)
+	opts.clock = clk
+	return startPipeline(t, opts, client, stanza), clk
 }

@@ -2,7 +2,6 @@ package k8s_event
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -10,9 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // A Retry-After longer than the time a line has left drops that line, and quiets the
@@ -20,16 +16,7 @@ import (
 // logged together, each with 15 minutes to go, are dropped without being sent.
 func TestRetryAfterBeyondALinesTimeQuietsTheLinesBehind(t *testing.T) {
 	srv := &apfServer{refusals: 1000, retryAfter: 3600}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clocktesting.NewFakeClock(time.Now())
-	opts := testOptions(client, true)
-	opts.clock = clk
-	p := startPipeline(t, opts, client, "k8s_event {\n rate 1 25\n}")
+	p, clk := startAPFPipeline(t, srv, "k8s_event {\n rate 1 25\n}")
 	// Similar lines aggregate from the 10th on: those are patches.
 	failed := func() float64 {
 		return testutil.ToFloat64(writesCount.WithLabelValues("create", "error")) + testutil.ToFloat64(writesCount.WithLabelValues("patch", "error"))
