@@ -12,11 +12,13 @@ import (
 
 // The README sections whose `~~~ sh` block the tests run as they are written, so that
 // what an operator copies is what was tested. Install and Uninstall run on a cluster
-// whose CoreDNS kubeadm made; Upgrade is what to run around `kubeadm upgrade`.
+// whose CoreDNS kubeadm made; Upgrade is what to run around `kubeadm upgrade`; Helm
+// installs the coredns chart.
 const (
 	ReadmeInstall   = "## Install"
 	ReadmeUninstall = "### Uninstall"
 	ReadmeUpgrade   = "### kubeadm upgrade"
+	ReadmeHelm      = "### Helm"
 )
 
 // ReadmeCommands returns the shell commands of the first `~~~ sh` block of the README
@@ -27,48 +29,62 @@ const (
 // are left out: the tests give the values as vars (see ReadmeCommand). It fails when the
 // section or its block is missing or empty.
 func ReadmeCommands(root, heading string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	block, err := ReadmeBlock(root, heading)
 	if err != nil {
 		return nil, err
 	}
+	var cmds []string
+	var cont string
+	for _, line := range strings.Split(block, "\n") {
+		line = cont + line
+		if c, ok := strings.CutSuffix(line, "\\"); ok {
+			cont = c
+			continue
+		}
+		cont = ""
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") || declaration.MatchString(t) {
+			continue
+		}
+		if c, ok := strings.CutSuffix(t, "&&"); ok {
+			t = c
+		}
+		cmds = append(cmds, strings.Join(strings.Fields(t), " "))
+	}
+	if len(cmds) == 0 {
+		return nil, fmt.Errorf("README.md: section %q has no commands in its ~~~ sh block", heading)
+	}
+	return cmds, nil
+}
+
+// ReadmeBlock returns the text of the first `~~~ sh` block of the README section that
+// starts with the line heading, as an operator copies it. It fails when the section or a
+// complete block is missing.
+func ReadmeBlock(root, heading string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		return "", err
+	}
 	_, section, ok := strings.Cut("\n"+string(data), "\n"+heading+"\n")
 	if !ok {
-		return nil, fmt.Errorf("README.md: no section %q", heading)
+		return "", fmt.Errorf("README.md: no section %q", heading)
 	}
 	level := heading[:strings.IndexByte(heading+" ", ' ')+1] // "## ": the section ends at the next heading of this level or above
-	var cmds []string
-	var inBlock, done bool
-	var cont string
+	var lines []string
+	inBlock := false
 	for _, line := range strings.Split(section, "\n") {
 		switch {
-		case done:
 		case !inBlock && line == "~~~ sh":
 			inBlock = true
 		case !inBlock && isHeadingUpTo(line, level):
-			done = true
+			return "", fmt.Errorf("README.md: section %q has no ~~~ sh block", heading)
 		case inBlock && line == "~~~":
-			inBlock, done = false, true
+			return strings.Join(lines, "\n") + "\n", nil
 		case inBlock:
-			line = cont + line
-			if c, ok := strings.CutSuffix(line, "\\"); ok {
-				cont = c
-				continue
-			}
-			cont = ""
-			t := strings.TrimSpace(line)
-			if t == "" || strings.HasPrefix(t, "#") || declaration.MatchString(t) {
-				continue
-			}
-			if c, ok := strings.CutSuffix(t, "&&"); ok {
-				t = c
-			}
-			cmds = append(cmds, strings.Join(strings.Fields(t), " "))
+			lines = append(lines, line)
 		}
 	}
-	if len(cmds) == 0 || inBlock {
-		return nil, fmt.Errorf("README.md: section %q has no complete ~~~ sh block of commands", heading)
-	}
-	return cmds, nil
+	return "", fmt.Errorf("README.md: section %q has no complete ~~~ sh block", heading)
 }
 
 // isHeadingUpTo reports whether line is a Markdown heading of the level of prefix ("## ")
