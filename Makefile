@@ -48,7 +48,7 @@ coredns:
 # looks a name without one up under the default registry's. Every date in an image is
 # SOURCE_DATE_EPOCH, the commit's time: the same commit and CA bundle make the same digests.
 IMAGE_DIR       := $(CURDIR)/.build/image
-IMAGE           := localhost/k8s-event/coredns:dev
+IMAGE            = localhost/k8s-event/coredns:$(IMAGE_TAG)
 IMAGE_TAR       := $(IMAGE_DIR)/coredns.tar
 PAUSE_IMAGE     := localhost/k8s-event/pause:dev
 PAUSE_TAR       := $(IMAGE_DIR)/pause.tar
@@ -59,6 +59,15 @@ STOCK_TAR       := $(IMAGE_DIR)/coredns-stock.tar
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# The plugin's version: a release's tag (the release workflow sets VERSION), else git
+# describe's name of the commit (the last v* tag, the commits since, the commit), else
+# v0.0.0-dev before the first tag. COREDNS_VERSION is the CoreDNS cmd/coredns builds (its
+# go.mod). IMAGE_TAG names both, as the release tags the image (tools/image tag.go:
+# v1.15.0-k8s_event.1.2.0), a tag kubeadm cannot take for a CoreDNS version. Each is worked
+# out once, when first used.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --abbrev=12 --dirty 2>/dev/null || echo v0.0.0-dev)
+COREDNS_VERSION = $(eval COREDNS_VERSION := $$(shell go list -C cmd/coredns -m -f '{{.Version}}' github.com/coredns/coredns))$(COREDNS_VERSION)
+IMAGE_TAG = $(eval IMAGE_TAG := $$(shell go run -C tools/image . tag -version $(VERSION) -coredns $(COREDNS_VERSION)))$(IMAGE_TAG)
 # platform_args lists OS/ARCH=$(IMAGE_DIR)/OS/ARCH/$(1) for every platform.
 platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
 
@@ -102,11 +111,11 @@ image-check: image pause-image node-deps
 		K8S_EVENT_IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' $(NICE) $(GO_TEST) ./...
 
 # Publishes IMAGE_TAR as make image wrote it (the image make test checked, same digests) to
-# IMAGE_REPOSITORY (REGISTRY/PATH) under release VERSION's tags: VERSION, and latest unless
-# VERSION is a pre-release (v1.2.0-rc.1). The login comes from REGISTRY_USERNAME and
-# REGISTRY_PASSWORD. The release workflow runs it.
+# IMAGE_REPOSITORY (REGISTRY/PATH) under one tag, IMAGE_TAG for release VERSION: no latest,
+# and never the plugin's version alone, which kubeadm would read as a CoreDNS version. The
+# login comes from REGISTRY_USERNAME and REGISTRY_PASSWORD. The release workflow runs it.
 push-image:
-	go run -C tools/image . push -tar $(IMAGE_TAR) -repository $(IMAGE_REPOSITORY) -version $(VERSION)
+	go run -C tools/image . push -tar $(IMAGE_TAR) -repository $(IMAGE_REPOSITORY) -version $(VERSION) -coredns $(COREDNS_VERSION)
 
 # etcd, kube-apiserver, kubectl and kubeadm at pinned versions, cached in .bin/.
 controlplane:
@@ -124,7 +133,7 @@ node-deps:
 			containernetworking-plugins iptables util-linux; break; }; done
 
 # The node tests' and the node demo's images and programs, as package node reads them.
-NODE_ENV := K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \
+NODE_ENV = K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \
 	K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) K8S_EVENT_PAUSE_IMAGE_FILE=$(PAUSE_TAR) \
 	K8S_EVENT_PROBE_IMAGE=$(PROBE_IMAGE) K8S_EVENT_PROBE_IMAGE_FILE=$(PROBE_TAR) \
 	K8S_EVENT_STOCK_IMAGE=$(STOCK_IMAGE) K8S_EVENT_STOCK_IMAGE_FILE=$(STOCK_TAR)

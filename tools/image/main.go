@@ -6,10 +6,11 @@
 //	image coredns -name NAME -out FILE -epoch SECONDS -ca FILE OS/ARCH=BINARY...
 //	image pause -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image dnsprobe -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
-//	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z
+//	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
+//	image tag -version vX.Y.Z -coredns vX.Y.Z
 //
-// The Makefile's image, pause-image and push-image targets run it; recipe.go says what
-// each image holds.
+// The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
+// (tag: the release's image tag, tag.go); recipe.go says what each image holds.
 package main
 
 import (
@@ -36,15 +37,17 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe or push")
+		return errors.New("want a command: coredns, pause, dnsprobe, push or tag")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
 		return build(cmd, args)
 	case "push":
 		return pushTar(args)
+	case "tag":
+		return printTag(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe or push", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push or tag", cmd)
 	}
 }
 
@@ -139,19 +142,40 @@ func writeAtomically(file string, write func(*os.File) error) error {
 	return os.Rename(f.Name(), file)
 }
 
-// pushTar publishes an image make image wrote, as it is, under a release's tags.
+// versionFlags are the flags of the versions an image tag names (releaseTag).
+func versionFlags(fs *flag.FlagSet) (plugin, coredns *string) {
+	return fs.String("version", "", "the plugin's version: vMAJOR.MINOR.PATCH[-SUFFIX]"),
+		fs.String("coredns", "", "the CoreDNS version the image's binary is built on: vMAJOR.MINOR.PATCH[-SUFFIX]")
+}
+
+// printTag prints the image tag of a release (releaseTag).
+func printTag(args []string) error {
+	fs := flag.NewFlagSet("tag", flag.ContinueOnError)
+	plugin, coredns := versionFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tag, err := releaseTag(*plugin, *coredns)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tag)
+	return nil
+}
+
+// pushTar publishes an image make image wrote, as it is, under the release's tag.
 func pushTar(args []string) error {
 	fs := flag.NewFlagSet("push", flag.ContinueOnError)
 	file := fs.String("tar", "", "the OCI image layout tar make image wrote")
 	repository := fs.String("repository", "", "where to push: REGISTRY/PATH, without a tag")
-	version := fs.String("version", "", "the release: vMAJOR.MINOR.PATCH[-SUFFIX]")
+	plugin, coredns := versionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *file == "" || *repository == "" {
 		return errors.New("push: want -tar FILE and -repository REGISTRY/PATH")
 	}
-	tags, err := releaseTags(*version)
+	tag, err := releaseTag(*plugin, *coredns)
 	if err != nil {
 		return err
 	}
@@ -166,7 +190,7 @@ func pushTar(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	refs, err := push(ctx, idx, *repository, tags, registryAuth())
+	refs, err := push(ctx, idx, *repository, []string{tag}, registryAuth())
 	for _, r := range refs {
 		fmt.Println("pushed", r)
 	}
