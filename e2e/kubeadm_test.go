@@ -153,6 +153,15 @@ func TestKubeadmUpgradePreflight(t *testing.T) {
 			t.Errorf("%s: want [WARNING %s], not [ERROR %s], and its preflight passed; it printed:\n%s", plan, check, check, out)
 		}
 	}
+
+	// deploy/kubeadm/upgrade.yaml, kubeadm's UpgradeConfiguration, ignores the same checks.
+	withConfig := "kubeadm upgrade plan --config deploy/kubeadm/upgrade.yaml"
+	out, _ = kc.plan(t, withConfig)
+	for _, check := range checks {
+		if strings.Contains(out, "[ERROR "+check+"]") || !strings.Contains(out, "[WARNING "+check+"]") || !strings.Contains(out, afterPreflight) {
+			t.Errorf("%s: want [WARNING %s], not [ERROR %s], and its preflight passed; it printed:\n%s", withConfig, check, check, out)
+		}
+	}
 }
 
 // afterPreflight is what kubeadm upgrade plan prints on the step after its preflight: the
