@@ -23,10 +23,10 @@ var kubeletSysctls = []string{
 // which it makes kubepods and runc the Pods' cgroups.
 const CgroupRoot = "k8s-event-node"
 
-// watchedDirs are where programs put their state by default (containerd's /opt/containerd,
-// kubelet's /var/lib/kubelet, CNI's /etc/cni): the node gives each program a directory of
-// its own, and the host check sees anything left in these.
-var watchedDirs = []string{"/", "/opt", "/etc", "/var/lib", "/var/log"}
+// watchedDirs are where programs put their state by default (containerd's /opt/containerd
+// and /run/containerd, kubelet's /var/lib/kubelet, CNI's /etc/cni): the host check sees
+// anything left in these.
+var watchedDirs = []string{"/", "/opt", "/etc", "/var/lib", "/var/log", "/run"}
 
 const (
 	cgroupFS   = "/sys/fs/cgroup"
