@@ -201,7 +201,8 @@ func programName(pid string) string {
 }
 
 // ofNode tells whether process pid belongs to a node: its command line names the node's
-// directory, or its cgroup is under CgroupRoot, or it is in the node's network namespace.
+// directory, or its cgroup is under CgroupRoot, or it is in the node's network or mount
+// namespace.
 func ofNode(pid string) bool {
 	cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
 	if strings.Contains(string(cmdline), stateDir()) {
@@ -211,8 +212,13 @@ func ofNode(pid string) bool {
 	if strings.Contains(string(cg), "/"+CgroupRoot+"/") {
 		return true
 	}
-	var own, its unixStat
-	return statIno(netnsPath, &own) == nil && statIno(filepath.Join("/proc", pid, "ns/net"), &its) == nil && own == its
+	return sameNS(netnsPath, filepath.Join("/proc", pid, "ns/net")) || sameNS(mountNSPath(), filepath.Join("/proc", pid, "ns/mnt"))
+}
+
+// sameNS tells whether the namespace files a and b are the same namespace.
+func sameNS(a, b string) bool {
+	var sa, sb unixStat
+	return statIno(a, &sa) == nil && statIno(b, &sb) == nil && sa == sb
 }
 
 // restoreHost puts back what the node changed on the host, as recorded in before, once
