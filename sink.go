@@ -72,7 +72,7 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 // with capped exponential backoff, or the server's Retry-After if longer, as long as the
 // next try comes at most maxAge after the line was logged; each try is bounded by
 // apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
-// line, runs (see quietPeriod). It returns the drop reason when it gives up: rejected,
+// line, runs, up to maxAge (see quietPeriod). It returns the drop reason when it gives up: rejected,
 // retries_exhausted or shutdown.
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
 	clk := p.opts.clock
@@ -81,7 +81,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 	var seen failures
 	for {
 		if until := p.quiet.end(); clk.Now().Before(until) {
-			if until.After(deadline) {
+			if !until.Before(deadline) { // no time left to send it once the quiet ends
 				return nil, dropRetriesExhausted, quietError{until}
 			}
 			if !p.sleep(until.Sub(clk.Now())) {
@@ -117,7 +117,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		wait = p.opts.retry.next(wait)
 		if d, ok := apierrors.SuggestsClientDelay(err); ok {
 			asked := time.Duration(d) * time.Second
-			p.quiet.extend(clk.Now().Add(asked))
+			p.quiet.extend(clk.Now().Add(min(asked, p.opts.maxAge)))
 			wait = max(wait, asked)
 		}
 		if clk.Now().Add(wait).After(deadline) {
