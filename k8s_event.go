@@ -40,8 +40,9 @@ type instance struct {
 	blocks     []*dnsserver.Config
 	blockNames []string // as in error messages, in the order of blocks
 
+	first    bool // started with the process (firstStartup ran)
 	mu       sync.Mutex
-	settings *settings // put in effect by start
+	settings *settings // made by start
 }
 
 type instanceKey struct{}
@@ -54,6 +55,7 @@ func join(c *caddy.Controller, cfg *config) error {
 	if in == nil {
 		in = &instance{p: processPipeline(), cfg: cfg}
 		c.Set(instanceKey{}, in)
+		watchEvents()
 		c.OnFirstStartup(in.firstStartup)
 		c.OnStartup(in.start)
 		c.OnShutdown(in.shutdown)
@@ -72,15 +74,19 @@ func join(c *caddy.Controller, cfg *config) error {
 // firstStartup puts the settings in effect when CoreDNS starts, before any plugin's
 // OnStartup (caddy runs every OnFirstStartup callback first), so that the start-up lines
 // of every plugin are reported: they wait in the backlog until kubeapi's client exists.
-// A reload's settings take effect in start, once the reload got that far: a reload that
-// fails before leaves the running configuration's in effect.
+// Should this start fail, CoreDNS exits, its last line reported.
 func (in *instance) firstStartup() error {
+	in.first = true
 	in.p.use(in.p.settingsFor(in.cfg, nil))
 	return nil
 }
 
-// start runs on startup and after a reload, before the previous instance shuts down:
-// the new settings and client replace the old in one atomic store.
+// start runs on startup and on a reload, before the instance serves. On startup its
+// settings and client take effect at once. A reload's wait until caddy says the new
+// instance started: it shuts the running instance down (shutdown), or, if that one has
+// no k8s_event, tells the event hook (started). A reload that fails before leaves the
+// running configuration's in effect, and nothing of its own: no line selected, no client,
+// no CACHESIZE.
 func (in *instance) start() error {
 	var client kubernetes.Interface
 	for i, b := range in.blocks {
@@ -101,52 +107,51 @@ func (in *instance) start() error {
 	in.mu.Lock()
 	in.settings = s
 	in.mu.Unlock()
-	in.p.use(s)
+	if in.first {
+		in.p.use(s)
+	} else {
+		in.p.next.Store(s)
+	}
 	return nil
 }
 
-// shutdown runs when the instance stops: on a reload, after the new one started. If the
-// new configuration has no k8s_event, reporting stops here. When the process exits, the
-// settings stay until the final shutdown (see exiting).
+// started puts the settings of in in effect: caddy says in serves.
+func (in *instance) started() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.settings == nil || exiting.Load() {
+		return
+	}
+	in.p.next.CompareAndSwap(in.settings, nil)
+	in.p.use(in.settings)
+}
+
+// shutdown runs when the instance stops: on a reload, once the new one started, whose
+// settings then take effect; if it has no k8s_event, reporting stops here. When the
+// process exits, the settings stay until the final shutdown (see exiting).
 func (in *instance) shutdown() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.settings != nil && !exiting.Load() {
+	if in.settings == nil || exiting.Load() {
+		return nil
+	}
+	if next := in.p.next.Swap(nil); next != nil {
+		in.p.use(next)
+	} else {
 		in.p.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
 }
 
-// restartFailed runs on the running instance when a reload fails. If it still serves
-// (the reload failed before the new instance could serve), its settings and client are
-// put back. If it does not (the reload failed in one of its shutdown callbacks, after
-// caddy stopped it), it ends as its own shutdown would have: the new instance's settings
-// stay, and if the new configuration has no k8s_event, reporting stops.
+// restartFailed runs on the running instance when a reload fails: the new settings,
+// waiting for the new instance to start, never take effect. caddy also calls it when one
+// of the running instance's shutdown callbacks fails, after the new instance started: if
+// k8s_event's shutdown ran before, the new settings are in effect already; if not, the
+// running instance's stay (caddy says the reload failed, and k8s_event cannot tell
+// otherwise without reading caddy's instance list, which caddy does not lock for it).
 func (in *instance) restartFailed() error {
-	if !in.serving() {
-		return in.shutdown()
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.settings != nil {
-		in.p.use(in.settings)
-	}
+	in.p.next.Store(nil)
 	return nil
-}
-
-// serving reports whether the caddy instance of in serves: caddy takes an instance out
-// of its list when it stops it, which a reload does once the new instance serves, and
-// takes a new instance out when it fails to start.
-func (in *instance) serving() bool {
-	for _, ci := range caddy.Instances() {
-		ci.StorageMu.RLock()
-		mine := ci.Storage[instanceKey{}] == in
-		ci.StorageMu.RUnlock()
-		if mine {
-			return true
-		}
-	}
-	return false
 }
 
 // finalShutdown gives what is on its way its bounded chance before the process exits.

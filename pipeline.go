@@ -25,6 +25,7 @@ type pipeline struct {
 	opts      options
 	listener  *listener
 	settings  atomic.Pointer[settings] // what is reported now; nil for nothing
+	next      atomic.Pointer[settings] // a reload's, until caddy says its instance started
 	client    atomic.Pointer[apiClient]
 	hasClient chan struct{} // closed when the first client is set
 	cacheSize atomic.Int64  // CACHESIZE of the first settings used, for the life of the process
