@@ -43,6 +43,8 @@ type instance struct {
 	first    bool // started with the process (firstStartup ran)
 	mu       sync.Mutex
 	settings *settings // made by start
+	stopped  bool      // shutdown ran on a reload
+	reload   bool      // holds reloads, from restart to the reload's end
 }
 
 type instanceKey struct{}
@@ -59,6 +61,7 @@ func join(c *caddy.Controller, cfg *config) error {
 		c.OnFirstStartup(in.firstStartup)
 		c.OnStartup(in.start)
 		c.OnShutdown(in.shutdown)
+		c.OnRestart(in.restart)
 		c.OnRestartFailed(in.restartFailed)
 		c.OnFinalShutdown(in.finalShutdown)
 	} else if !in.cfg.equal(cfg) {
@@ -132,9 +135,11 @@ func (in *instance) started() {
 func (in *instance) shutdown() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	defer in.endReload()
 	if in.settings == nil || exiting.Load() {
 		return nil
 	}
+	in.stopped = true
 	if next := in.p.next.Swap(nil); next != nil {
 		in.p.use(next)
 	} else {
@@ -143,15 +148,62 @@ func (in *instance) shutdown() error {
 	return nil
 }
 
-// restartFailed runs on the running instance when a reload fails: the new settings,
-// waiting for the new instance to start, never take effect. caddy also calls it when one
-// of the running instance's shutdown callbacks fails, after the new instance started: if
-// k8s_event's shutdown ran before, the new settings are in effect already; if not, the
-// running instance's stay (caddy says the reload failed, and k8s_event cannot tell
-// otherwise without reading caddy's instance list, which caddy does not lock for it).
-func (in *instance) restartFailed() error {
-	in.p.next.Store(nil)
+// reloads orders the reloads of configurations with k8s_event, each from the running
+// instance's restart to its shutdown or restartFailed: the reload plugin and SIGUSR1 can
+// reload at once, and restartFailed reads caddy's instance list, which caddy changes
+// under a lock of its own during a reload.
+var reloads sync.Mutex
+
+// restart runs on the running instance when a reload begins.
+func (in *instance) restart() error {
+	reloads.Lock()
+	in.mu.Lock()
+	in.reload = true
+	in.mu.Unlock()
 	return nil
+}
+
+// endReload ends the reload restart began, if it did; in.mu is held.
+func (in *instance) endReload() {
+	if in.reload {
+		in.reload = false
+		reloads.Unlock()
+	}
+}
+
+// restartFailed runs on the running instance when a reload fails. If it still serves
+// (the reload failed before the new instance could serve), the new settings, which wait
+// for it to start, never take effect. If it does not (the reload failed in one of its
+// shutdown callbacks, after caddy stopped it), it ends as its own shutdown would have:
+// the new instance's settings take effect, and if the new configuration has no k8s_event,
+// reporting stops.
+func (in *instance) restartFailed() error {
+	in.mu.Lock()
+	stopped := in.stopped
+	in.mu.Unlock()
+	if !stopped && !in.serving() {
+		return in.shutdown()
+	}
+	in.p.next.Store(nil)
+	in.mu.Lock()
+	in.endReload()
+	in.mu.Unlock()
+	return nil
+}
+
+// serving reports whether the caddy instance of in serves: caddy takes an instance out
+// of its list when it stops it, which a reload does once the new instance serves, and
+// takes a new instance out when it fails to start. It runs within a reload (see reloads).
+func (in *instance) serving() bool {
+	for _, ci := range caddy.Instances() {
+		ci.StorageMu.RLock()
+		mine := ci.Storage[instanceKey{}] == in
+		ci.StorageMu.RUnlock()
+		if mine {
+			return true
+		}
+	}
+	return false
 }
 
 // finalShutdown gives what is on its way its bounded chance before the process exits.
