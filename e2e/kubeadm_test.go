@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +29,7 @@ func TestKubeadmStopsOnReleaseTags(t *testing.T) {
 	for _, v := range []struct{ plugin, coredns string }{{"v1.2.0", ""}, {"v1.14.6", "v1.14.6"}} {
 		t.Run(v.plugin+"-on-"+v.coredns, func(t *testing.T) {
 			t.Parallel()
-			tag, err := suite.paths.ReleaseTag(timeout(t, 5*time.Minute), v.plugin, v.coredns)
+			tag, err := suite.paths.ReleaseTag(setUpContext(t), v.plugin, v.coredns)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,7 +39,7 @@ func TestKubeadmStopsOnReleaseTags(t *testing.T) {
 			cm, d := kc.configMap(t), kc.deployment(t)
 			loud := "start version '" + strings.TrimPrefix(tag, "v") + "' not supported"
 
-			out, err := suite.paths.KubeadmCoreDNS(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), kc.dir, kc.cfg)
+			out, err := suite.paths.KubeadmCoreDNS(setUpContext(t), kc.cp.AdminKubeconfig(), kc.dir, kc.cfg)
 			if err == nil || !strings.Contains(err.Error(), loud) {
 				t.Errorf("kubeadm's addon step on the plugin's image %s: %v\n%s\nwant it to fail: %s", kc.image, err, out, loud)
 			}
@@ -175,9 +174,9 @@ const afterPreflight = `Reading configuration from the "kubeadm-config" ConfigMa
 func (kc *kubeadmCluster) plan(t *testing.T, command string) (string, error) {
 	t.Helper()
 	kubeadmConfigMap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: devenv.CoreDNSNamespace}}
-	_, err := kc.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Create(timeout(t, 30*time.Second), kubeadmConfigMap, metav1.CreateOptions{})
+	_, err := kc.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Create(setUpContext(t), kubeadmConfigMap, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	return suite.paths.RunCommand(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), command+" --kubeconfig "+kc.cp.AdminKubeconfig(), nil)
+	return suite.paths.RunCommand(setUpContext(t), kc.cp.AdminKubeconfig(), command+" --kubeconfig "+kc.cp.AdminKubeconfig(), nil)
 }

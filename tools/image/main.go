@@ -8,9 +8,12 @@
 //	image dnsprobe -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
 //	image tag -version vX.Y.Z -coredns vX.Y.Z
+//	image registry -run COMMAND
+//	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
-// (tag: the release's image tag, tag.go); recipe.go says what each image holds.
+// (tag: the release's image tag, tag.go); release-check runs push-image against
+// registry, then pulled (registry.go); recipe.go says what each image holds.
 package main
 
 import (
@@ -37,7 +40,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push or tag")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry or pulled")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
@@ -46,8 +49,12 @@ func run(args []string) error {
 		return pushTar(args)
 	case "tag":
 		return printTag(args)
+	case "registry":
+		return withRegistry(args)
+	case "pulled":
+		return pulledCheck(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push or tag", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry or pulled", cmd)
 	}
 }
 
