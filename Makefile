@@ -119,7 +119,10 @@ push-image:
 
 # The release's binaries, as the release workflow publishes them for tag VERSION: for each
 # of RELEASE_PLATFORMS, ./coredns built by make coredns in
-# RELEASE_DIR/coredns-k8s_event-VERSION-OS-ARCH.tar.gz, with its sha256sum in .sha256.
+# RELEASE_DIR/coredns-k8s_event-VERSION-OS-ARCH.tar.gz, with its sha256sum in .sha256 and
+# its SBOM in .spdx.json: SPDX 2.3 JSON from the binary's build information (the Go
+# version, the build settings, every module compiled in and its version; tools/image
+# sbom.go). The linux binaries are the image's, so their SBOMs are the image's.
 RELEASE_DIR       := $(CURDIR)/.build/release
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
@@ -133,15 +136,19 @@ release-binaries:
 			COREDNS=$(RELEASE_DIR)/$$p/coredns GIT_COMMIT=$(GIT_COMMIT); \
 		tar -C $(RELEASE_DIR)/$$p -czf $(RELEASE_DIR)/$$name.tar.gz coredns; \
 		(cd $(RELEASE_DIR) && sha256sum $$name.tar.gz > $$name.tar.gz.sha256); \
+		$(NICE) go run -C tools/image . sbom -binary $(RELEASE_DIR)/$$p/coredns -name $$name \
+			-version $(VERSION) -epoch $(SOURCE_DATE_EPOCH) -out $(RELEASE_DIR)/$$name.spdx.json; \
 	done
 
 # A dry run of the release workflow after its test job, from this checkout, for version
 # RELEASE_CHECK_VERSION: make release-binaries, then every archive checked against its
 # checksum, holding ./coredns alone, and the linux ones holding the image's binaries
-# byte for byte; make push-image to an in-memory registry on a loopback port (tools/image
-# registry), then its tags listed and pulled back (tools/image pulled): the release's one
-# tag (tools/image tag.go, as push-image names it) and no other, the image make test
-# checked (IMAGE_TAR) by digest.
+# byte for byte; every SBOM checked (tools/image sbom-check): SPDX 2.3 JSON describing,
+# by SHA-256, the binary it sits beside (for linux, the image's), with exactly the modules
+# compiled into it, CoreDNS's and client-go's among them; make push-image to an in-memory
+# registry on a loopback port (tools/image registry), then its tags listed and pulled
+# back (tools/image pulled): the release's one tag (tools/image tag.go, as push-image
+# names it) and no other, the image make test checked (IMAGE_TAR) by digest.
 RELEASE_CHECK_VERSION := v0.0.0
 RELEASE_CHECK_DIR     := $(CURDIR)/.build/release-check
 
@@ -154,6 +161,8 @@ release-check: image
 		case $$p in linux/*) tar -xzOf $$name coredns | cmp - $(IMAGE_DIR)/$$p/coredns || \
 			{ echo "$$name: not the binary of the image for $$p"; exit 1; };; esac; \
 		echo "$$name: checksum, contents$$(case $$p in linux/*) echo ", the image's binary";; esac) ok"; \
+		bin=$(RELEASE_CHECK_DIR)/$$p/coredns; case $$p in linux/*) bin=$(IMAGE_DIR)/$$p/coredns;; esac; \
+		$(NICE) go run -C $(CURDIR)/tools/image . sbom-check -sbom $(RELEASE_CHECK_DIR)/$${name%.tar.gz}.spdx.json -binary $$bin; \
 	done
 	$(NICE) go run -C tools/image . registry -run '$(MAKE) -C $(CURDIR) --no-print-directory push-image \
 		IMAGE_REPOSITORY=$$REGISTRY/k8s-event/coredns VERSION=$(RELEASE_CHECK_VERSION) && \

@@ -10,10 +10,14 @@
 //	image tag -version vX.Y.Z -coredns vX.Y.Z
 //	image registry -run COMMAND
 //	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
+//	image sbom -binary FILE -name NAME -version vX.Y.Z -epoch SECONDS -out FILE
+//	image sbom-check -sbom FILE -binary FILE
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
-// (tag: the release's image tag, tag.go); release-check runs push-image against
-// registry, then pulled (registry.go); recipe.go says what each image holds.
+// (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM
+// (sbom.go); release-check checks the SBOMs against the image's binaries
+// (sbomcheck.go), runs push-image against registry, then pulled (registry.go);
+// recipe.go says what each image holds.
 package main
 
 import (
@@ -40,7 +44,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry or pulled")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
@@ -53,8 +57,12 @@ func run(args []string) error {
 		return withRegistry(args)
 	case "pulled":
 		return pulledCheck(args)
+	case "sbom":
+		return writeSBOM(args)
+	case "sbom-check":
+		return sbomCheck(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry or pulled", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check", cmd)
 	}
 }
 
