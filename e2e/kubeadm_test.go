@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,7 +82,10 @@ func TestKubeadmAddonStepRevertsADigestOnlyImage(t *testing.T) {
 // for byte, with the plugin's lines, but puts its own Deployment back: its image, whose
 // CoreDNS refuses the k8s_event line, and no Downward API environment. With
 // dns.imageRepository and dns.imageTag naming the plugin's image, the image stays, but
-// the environment is still gone.
+// the environment is still gone; with the install's env patch as a corednsdeployment
+// patch too, both stay. Only on this tag, kubeadm's own version, which the release's
+// tags never are (TestKubeadmStopsOnReleaseTags; on the node,
+// TestKubeadmPatchesDoNotKeepThePlugin).
 func TestKubeadmAddonStepRevertsTheDeployment(t *testing.T) {
 	t.Parallel()
 	kc := startKubeadmCluster(t, kubeadmConfig(t, "cluster.local"))
@@ -105,6 +110,26 @@ func TestKubeadmAddonStepRevertsTheDeployment(t *testing.T) {
 	if c0 := kc.deployment(t).Spec.Template.Spec.Containers[0]; c0.Image != kc.image || hasDownwardEnv(c0.Env) {
 		t.Errorf("after kubeadm's addon step with dns.imageRepository and dns.imageTag, the Deployment runs %q with env %v; want %q and no Downward API variables",
 			c0.Image, envNames(c0.Env), kc.image)
+	}
+
+	env, err := os.ReadFile(suite.paths.Deploy("patches/deployment-env.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours.PatchesDir = filepath.Join(kc.dir, "patches")
+	if err := os.Mkdir(ours.PatchesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ours.PatchesDir, "corednsdeployment+strategic.yaml"), env, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kc.kubeadmAddon(t, ours)
+	if c0 := kc.deployment(t).Spec.Template.Spec.Containers[0]; c0.Image != kc.image || !hasDownwardEnv(c0.Env) {
+		t.Errorf("after kubeadm's addon step with dns.imageRepository, dns.imageTag and the env patch, the Deployment runs %q with env %v; want %q and the Downward API variables",
+			c0.Image, envNames(c0.Env), kc.image)
+	}
+	if got := kc.configMap(t).Data["Corefile"]; got != corefile {
+		t.Errorf("kubeadm's addon step with the env patch changed the Corefile:\n%s\nwant it kept:\n%s", got, corefile)
 	}
 }
 
@@ -153,7 +178,11 @@ func TestKubeadmUpgradePreflight(t *testing.T) {
 		}
 	}
 
-	// deploy/kubeadm/upgrade.yaml, kubeadm's UpgradeConfiguration, ignores the same checks.
+	// deploy/kubeadm/upgrade.yaml, kubeadm's UpgradeConfiguration, loads as kubeadm reads
+	// it (strictly: an unknown field is an error) and ignores the same checks.
+	if out, err := suite.paths.RunCommand(setUpContext(t), kc.cp.AdminKubeconfig(), "kubeadm config validate --config deploy/kubeadm/upgrade.yaml", nil); err != nil {
+		t.Errorf("kubeadm config validate --config deploy/kubeadm/upgrade.yaml: %v\n%s", err, out)
+	}
 	withConfig := "kubeadm upgrade plan --config deploy/kubeadm/upgrade.yaml"
 	out, _ = kc.plan(t, withConfig)
 	for _, check := range checks {
