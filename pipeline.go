@@ -2,6 +2,7 @@ package k8s_event
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ type pipeline struct {
 
 	queue    chan line
 	inflight atomic.Int64 // admitted lines not yet resolved (the backlog), and stoppedBit
+	counting atomic.Int64 // resolves between taking a line off inflight and counting it
 	quiet    quietPeriod  // the API server's latest Retry-After
 
 	ref         atomic.Pointer[corev1.ObjectReference]
@@ -153,6 +155,8 @@ func (p *pipeline) take(limit int64) bool {
 // resolve counts the end of an admitted line's way: a drop reason, or an outcome; unless
 // stop already counted it.
 func (p *pipeline) resolve(outcome, reason string) {
+	p.counting.Add(1)
+	defer p.counting.Add(-1)
 	for {
 		n := p.inflight.Load()
 		if n&stoppedBit != 0 {
@@ -183,6 +187,11 @@ func (p *pipeline) stop() {
 
 		left := p.inflight.Swap(stoppedBit)
 		droppedShutdown.Add(uint64(left))
+		// A resolve that took its line off inflight before the swap counts it in a
+		// moment; the ones after it return at once. Metrics read after stop are final.
+		for p.counting.Load() > 0 {
+			runtime.Gosched()
+		}
 		close(p.stopping)
 		<-p.senderDone // what it left in the queue is counted in left
 		if p.chain != nil {
@@ -194,9 +203,9 @@ func (p *pipeline) stop() {
 // flushPoll is how often stop checks whether the backlog is written.
 const flushPoll = 5 * time.Millisecond
 
-// waitBacklog waits until every admitted line is resolved, or deadline.
+// waitBacklog waits until every admitted line is resolved and counted, or deadline.
 func (p *pipeline) waitBacklog(deadline time.Time) {
-	for p.inflight.Load() > 0 && time.Now().Before(deadline) {
+	for (p.inflight.Load() > 0 || p.counting.Load() > 0) && time.Now().Before(deadline) {
 		time.Sleep(flushPoll)
 	}
 }
