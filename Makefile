@@ -14,7 +14,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
-	run test unit lint deploy-check helm-check e2e node fuzz bench clean
+	promtool otelcol run test unit lint deploy-check monitoring-check helm-check e2e node fuzz bench clean
 
 all: coredns
 
@@ -112,6 +112,16 @@ push-image:
 controlplane:
 	tools/build.sh
 
+# Prometheus's promtool at a pinned version (tools/promtool), cached in .bin/: it tests
+# deploy/monitoring's alert rules.
+promtool:
+	tools/build.sh promtool
+
+# The OpenTelemetry Collector with the k8sevents receiver and the file exporter at pinned
+# versions (tools/otelcol), cached in .bin/: a real consumer of the plugin's events.
+otelcol:
+	tools/build.sh otelcol
+
 # The node's binaries (kubelet, kube-scheduler, kube-controller-manager, kube-proxy)
 # beside the control plane's, in .bin/.
 node-bin: controlplane
@@ -167,9 +177,10 @@ lint:
 	$(call vet,e2e)
 	$(call vet,bench)
 	$(call vet,deploy/check)
+	$(call vet,deploy/monitoring/check)
 	$(call vet,tools/image)
 
-unit: deploy-check image-check
+unit: deploy-check image-check monitoring-check
 	$(NICE) $(GO_TEST) ./...
 	cd internal/devenv && $(NICE) $(GO_TEST) ./...
 	cd bench && $(NICE) $(GO_TEST) ./...
@@ -181,6 +192,14 @@ unit: deploy-check image-check
 deploy-check: coredns image
 	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$(IMAGE_DIR)/linux/arm64/coredns \
 		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
+
+# deploy/monitoring (module deploy/monitoring/check): the PrometheusRule holds the rule
+# file's rules, each alert documented; `promtool test rules` on recordings of real runs
+# (deploy/monitoring/recordings, and those of the latest make e2e when RECORDINGS names
+# them); the dashboard's queries parse and name only recorded metrics and labels.
+monitoring-check: promtool
+	cd deploy/monitoring/check && K8S_EVENT_PROMTOOL=$(BIN_DIR)/promtool K8S_EVENT_RECORDINGS=$(RECORDINGS) \
+		CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
 
 # The coredns Helm chart rendered with deploy/helm/values.yaml by Helm's own loader and
 # template engine (deploy/check/chart_test.go). CHART is the chart's directory or .tgz at
@@ -199,8 +218,15 @@ helm-check:
 # latest once 10 slots have freed, and 9 tests free theirs within about a second, so the
 # outage waits seconds at most. More at once is no faster on 2 cores: the control planes
 # that start together slow every test down.
-e2e: coredns controlplane
-	cd e2e && $(E2E_ENV) $(GO_TEST) -timeout 25m -parallel 12 .
+# The outage and RBAC tests record CoreDNS's metrics into E2E_RECORDINGS; the alert tests
+# then run on that recording too (monitoring-check), so the committed one in
+# deploy/monitoring/recordings must still be what a run shows.
+E2E_RECORDINGS := $(CURDIR)/.build/recordings
+
+e2e: coredns controlplane promtool
+	rm -rf $(E2E_RECORDINGS)
+	cd e2e && $(E2E_ENV) K8S_EVENT_RECORDINGS=$(E2E_RECORDINGS) $(GO_TEST) -timeout 25m -parallel 12 .
+	$(MAKE) --no-print-directory monitoring-check RECORDINGS=$(E2E_RECORDINGS)
 
 # The node tests (e2e/node): CoreDNS from the project's image as kube-system's DNS on a
 # real single-node Kubernetes in a network namespace of its own (internal/devenv/node),

@@ -34,6 +34,8 @@ func TestAPIServerOutage(t *testing.T) {
 	pod := cl.newPod(t)
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), localZoneDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
+	rec := recordMetrics(t, metricsAddr, "api-down-15s",
+		"TestAPIServerOutage, kube-apiserver down for 15 s from mark stopped to mark started, a failing query every 5 s meanwhile; every event written by mark reported")
 
 	// The connection to the API works before the outage.
 	failQuery(t, addr, "before-outage.example.org.")
@@ -42,6 +44,7 @@ func TestAPIServerOutage(t *testing.T) {
 	if err := cl.cp.StopAPIServer(); err != nil {
 		t.Fatalf("stop kube-apiserver: %v", err)
 	}
+	rec.mark("stopped")
 	down := time.Now()
 	var outageMsgs []string
 	var answered int
@@ -62,6 +65,7 @@ func TestAPIServerOutage(t *testing.T) {
 	if err := cl.cp.StartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	rec.mark("started")
 	t.Logf("kube-apiserver down for %v: %d local-zone queries answered, %d failed", time.Since(down).Round(time.Millisecond), answered, len(failures))
 	if len(failures) > 0 {
 		t.Errorf("%d local-zone queries failed during the outage, the first: %v", len(failures), failures[0])
@@ -80,6 +84,7 @@ func TestAPIServerOutage(t *testing.T) {
 		func(evs []corev1.Event) bool {
 			return !slices.ContainsFunc(want, func(msg string) bool { return len(matching(evs, reasonError, msg)) == 0 })
 		})
+	rec.mark("reported")
 	t.Logf("%d events arrived %v after the API server was back", len(want), time.Since(recovered).Round(time.Millisecond))
 	for _, msg := range want {
 		if m := matching(evs, reasonError, msg); len(m) != 1 || m[0].Count != 1 {
@@ -109,6 +114,8 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	pod := cl.newPod(t)
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective(), prometheusDirective(metricsAddr))
+	rec := recordMetrics(t, metricsAddr, "api-down-160s",
+		"TestOutageLongerThanClientGoRetries, kube-apiserver down for 160 s from mark stopped to mark started, 4 failing queries 40 s apart meanwhile; every event written by mark reported")
 	failQuery(t, addr, "before-outage.example.org.")
 	cl.waitEvents(t, pod, eventTimeout, "the event before the outage", func(evs []corev1.Event) bool {
 		return len(withMessage(evs, "before-outage.example.org.")) == 1
@@ -117,6 +124,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	if err := cl.cp.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	rec.mark("stopped")
 	down := time.Now()
 	logged := map[string]time.Time{}
 	for i := range 4 {
@@ -129,6 +137,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	if err := cl.cp.StartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	rec.mark("started")
 	recovered := time.Now()
 	evs := cl.waitEvents(t, pod, time.Minute, "an event for every line logged during the outage", func(evs []corev1.Event) bool {
 		for name := range logged {
@@ -138,6 +147,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		}
 		return true
 	})
+	rec.mark("reported")
 	t.Logf("API server down %v; the %d lines arrived %v after it was back", recovered.Sub(down).Round(time.Second), len(logged), time.Since(recovered).Round(time.Millisecond))
 	for name, at := range logged {
 		e := withMessage(evs, name)[0]

@@ -2,10 +2,12 @@
 # Builds the local control plane binaries (etcd, kube-apiserver, kubectl, and kubeadm for
 # its CoreDNS addon) into .bin/ at the repository root, from the Go module proxy; with the
 # argument node, the node's too (kubelet, kube-scheduler, kube-controller-manager,
-# kube-proxy).
+# kube-proxy). With the argument promtool, only Prometheus's promtool (tools/promtool),
+# which tests deploy/monitoring's alert rules; with otelcol, only the OpenTelemetry
+# Collector of the consumer test (tools/otelcol).
 # A binary is rebuilt only when it is missing or older than its module's go.mod/go.sum.
 #
-# Usage: tools/build.sh [node]   (from anywhere; BIN_DIR overrides .bin)
+# Usage: tools/build.sh [node|promtool|otelcol]   (from anywhere; BIN_DIR overrides .bin)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,9 +25,22 @@ build() {
 	fi
 	echo "building $name ($hint)..."
 	local start=$SECONDS
-	go build -C "$mod" -trimpath -ldflags="-s -w $extra" -o "$out" "$pkg"
+	go build -C "$mod" -trimpath ${tags:+-tags "$tags"} -ldflags="-s -w $extra" -o "$out" "$pkg"
 	echo "built $name in $((SECONDS - start)) s"
 }
+
+case "${1:-}" in
+promtool)
+	# remove_all_sd leaves out Prometheus's service discoveries (cloud SDKs), which rule
+	# tests do not use: a smaller build.
+	tags=remove_all_sd build promtool tools/promtool github.com/prometheus/prometheus/cmd/promtool "first time: about 3 minutes"
+	exit 0
+	;;
+otelcol)
+	build otelcol tools/otelcol . "first time: about 5 minutes"
+	exit 0
+	;;
+esac
 
 # Stamp the Kubernetes version (otherwise reported as v0.0.0-master) from go.mod.
 kver="$(awk '{ for (i = 1; i < NF; i++) if ($i == "k8s.io/kubernetes" && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' tools/kube/go.mod)"
