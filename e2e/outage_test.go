@@ -84,6 +84,7 @@ func TestAPIServerOutage(t *testing.T) {
 		func(evs []corev1.Event) bool {
 			return !slices.ContainsFunc(want, func(msg string) bool { return len(matching(evs, reasonError, msg)) == 0 })
 		})
+	waitReportedCount(t, metricsAddr, len(want)+1)
 	rec.mark("reported")
 	t.Logf("%d events arrived %v after the API server was back", len(want), time.Since(recovered).Round(time.Millisecond))
 	for _, msg := range want {
@@ -115,7 +116,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective(), prometheusDirective(metricsAddr))
 	rec := recordMetrics(t, metricsAddr, "api-down-160s",
-		"TestOutageLongerThanClientGoRetries, kube-apiserver down for 160 s from mark stopped to mark started, 4 failing queries 40 s apart meanwhile; every event written by mark reported")
+		"TestOutageLongerThanClientGoRetries, kube-apiserver down for 160 s from mark stopped to mark started, 4 failing queries 40 s apart meanwhile (from mark retrying on, retries 30 s apart); every event written by mark reported")
 	failQuery(t, addr, "before-outage.example.org.")
 	cl.waitEvents(t, pod, eventTimeout, "the event before the outage", func(evs []corev1.Event) bool {
 		return len(withMessage(evs, "before-outage.example.org.")) == 1
@@ -132,6 +133,9 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		name := fmt.Sprintf("during-outage-%d.example.org.", i)
 		logged[name] = time.Now()
 		failQuery(t, addr, name)
+		if i == 2 {
+			rec.mark("retrying") // 80 s in: the retries are 30 s apart, their longest
+		}
 	}
 	time.Sleep(time.Until(down.Add(longOutage)))
 	if err := cl.cp.StartAPIServer(); err != nil {
@@ -147,6 +151,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		}
 		return true
 	})
+	waitReportedCount(t, metricsAddr, len(logged)+1)
 	rec.mark("reported")
 	t.Logf("API server down %v; the %d lines arrived %v after it was back", recovered.Sub(down).Round(time.Second), len(logged), time.Since(recovered).Round(time.Millisecond))
 	for name, at := range logged {
@@ -160,4 +165,14 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		t.Errorf("%v admitted lines dropped", d)
 	}
 	t.Logf("%d delivery lines printed; api_writes_total %v", countLines(c.Lines(), "plugin/k8s_event: ", ""), m.Sum(metricWrites))
+}
+
+// waitReportedCount waits until reported_total counts n lines: the events are in the API
+// once the write returns, and counted right after.
+func waitReportedCount(t *testing.T, metricsAddr string, n int) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("reported_total at %d", n), func() (bool, string) {
+		got := scrape(t, metricsAddr).Sum(metricReported)
+		return int(got) >= n, fmt.Sprint(got)
+	})
 }

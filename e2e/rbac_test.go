@@ -144,7 +144,7 @@ func testWithoutEventPermission(t *testing.T, cl *cluster, extra ...string) {
 	}
 	if rec != nil {
 		rec.mark("tried")
-		time.Sleep(2 * recordEvery)
+		time.Sleep(recordTail)
 		rec.finish()
 	}
 	if err := c.Stop(); err != nil {

@@ -19,6 +19,9 @@ import (
 // each.
 const recordEvery = time.Second
 
+// recordTail is how long a recording goes on after its test ended.
+const recordTail = 5 * recordEvery
+
 // recordPrefix selects the series a recording keeps: the plugin's.
 const recordPrefix = "coredns_k8s_event_"
 
@@ -45,6 +48,12 @@ func recordMetrics(t *testing.T, addr, name, about string) *recorder {
 	r := &recorder{name: name, about: about, stop: make(chan struct{}), done: make(chan struct{}), marks: map[string]int{}}
 	go r.run(addr)
 	t.Cleanup(func() {
+		// The last writes a test waited for are counted right after they return:
+		// a few more samples hold them.
+		select {
+		case <-r.done:
+		case <-time.After(recordTail):
+		}
 		r.finish()
 		r.write(t)
 	})

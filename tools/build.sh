@@ -5,7 +5,8 @@
 # kube-proxy). With the argument promtool, only Prometheus's promtool (tools/promtool),
 # which tests deploy/monitoring's alert rules; with otelcol, only the OpenTelemetry
 # Collector of the consumer test (tools/otelcol).
-# A binary is rebuilt only when it is missing or older than its module's go.mod/go.sum.
+# A binary is rebuilt only when it is missing or older than its module's go.mod, go.sum or
+# Go files.
 #
 # Usage: tools/build.sh [node|promtool|otelcol]   (from anywhere; BIN_DIR overrides .bin)
 set -euo pipefail
@@ -19,7 +20,7 @@ cd "$root"
 # build NAME MODULE_DIR PACKAGE HINT [EXTRA_LDFLAGS]
 build() {
 	local name="$1" mod="$2" pkg="$3" hint="$4" extra="${5:-}" out="$bin/$1"
-	if [[ -x "$out" && "$out" -nt "$mod/go.mod" && "$out" -nt "$mod/go.sum" ]]; then
+	if [[ -x "$out" && -z "$(find "$mod" -maxdepth 1 \( -name go.mod -o -name go.sum -o -name '*.go' \) -newer "$out")" ]]; then
 		echo "$name is up to date ($out)"
 		return
 	fi
