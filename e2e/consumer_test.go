@@ -138,9 +138,7 @@ func TestOTelCollector(t *testing.T) {
 		failQuery(t, addr, "during-outage.example.org.")
 		msg := loggedMessage(t, c, "ERROR", "during-outage.example.org.")
 		time.Sleep(time.Until(down.Add(consumerOutage)))
-		if err := cl.cp.StartAPIServer(); err != nil {
-			t.Fatal(err)
-		}
+		setUp(t, "restarting kube-apiserver", cl.cp.StartAPIServer)
 		up := time.Now()
 		recs := oc.wait(t, 2*time.Minute, "the line logged during the outage at the collector", func(recs []otelRecord) bool {
 			return len(recordsOf(recs, pod.Name, msg)) > 0
