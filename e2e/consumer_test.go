@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -34,29 +35,32 @@ func TestOTelCollector(t *testing.T) {
 	// The receiver drops events stamped before its start, to the second as the API
 	// stores them, and watches once its informer has listed: probes written every 2 s
 	// tell when it receives.
+	// Waiting for it is set-up: as long as the machine needs.
 	probe := cl.newPod(t)
-	for i := 0; ; i++ {
-		msg := fmt.Sprintf("probe %d", i)
-		ev := &corev1.Event{
-			ObjectMeta:     metav1.ObjectMeta{GenerateName: "probe.", Namespace: probe.Namespace},
-			InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: probe.Namespace, Name: probe.Name, UID: probe.UID},
-			Reason:         "Probe", Message: msg, Type: corev1.EventTypeNormal,
-			LastTimestamp: metav1.Now(), FirstTimestamp: metav1.Now(), Count: 1,
+	setUp(t, "the collector receiving a probe event (one every 2 s)", func(ctx context.Context) error {
+		for i := 0; ; i++ {
+			ev := &corev1.Event{
+				ObjectMeta:     metav1.ObjectMeta{GenerateName: "probe.", Namespace: probe.Namespace},
+				InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: probe.Namespace, Name: probe.Name, UID: probe.UID},
+				Reason:         "Probe", Message: fmt.Sprintf("probe %d", i), Type: corev1.EventTypeNormal,
+				LastTimestamp: metav1.Now(), FirstTimestamp: metav1.Now(), Count: 1,
+			}
+			if _, err := cl.cp.AdminClient().CoreV1().Events(probe.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%d probes sent, none received: %w", i+1, ctx.Err())
+			case err := <-oc.exited:
+				return fmt.Errorf("the collector exited: %v", err)
+			case <-time.After(2 * time.Second):
+			}
+			if len(recordsOf(oc.records(t), probe.Name, "probe ")) > 0 {
+				t.Logf("the collector received probe %d", i)
+				return nil
+			}
 		}
-		if _, err := cl.cp.AdminClient().CoreV1().Events(probe.Namespace).Create(timeout(t, 10*time.Second), ev, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if i == 30 {
-			oc.wait(t, 2*time.Second, "a probe event at the collector", func(recs []otelRecord) bool {
-				return len(recordsOf(recs, probe.Name, "probe ")) > 0
-			})
-		}
-		time.Sleep(2 * time.Second)
-		if len(recordsOf(oc.records(t), probe.Name, "probe ")) > 0 {
-			t.Logf("the collector received probe %d", i)
-			break
-		}
-	}
+	})
 
 	t.Run("fatal", func(t *testing.T) {
 		pod := cl.newPod(t)
@@ -75,9 +79,17 @@ func TestOTelCollector(t *testing.T) {
 		// The receiver (v0.111.0) keeps the message, reason, type, count, the object and
 		// the source host, not the source component: the plugin's name reaches the
 		// consumer in the message, which starts with it.
-		t.Logf("fatal event %s (source %s) arrived as %q with attributes %v", evs[0].Name, evs[0].Source.Component, got[0].Message, got[0].Attrs)
+		t.Logf("fatal event %s (source %s on %s) arrived as %q with attributes %v", evs[0].Name, evs[0].Source.Component, evs[0].Source.Host, got[0].Message, got[0].Attrs)
 		if !strings.HasPrefix(got[0].Message, "plugin/loop: ") {
 			t.Errorf("message %q: want it to name the plugin", got[0].Message)
+		}
+		if got[0].Attrs["k8s.node.name"] != evs[0].Source.Host {
+			t.Errorf("k8s.node.name %q, want the source host %q", got[0].Attrs["k8s.node.name"], evs[0].Source.Host)
+		}
+		for k, v := range got[0].Attrs {
+			if v == evs[0].Source.Component {
+				t.Errorf("the receiver keeps the source component, as %s: docs/operations.md says it does not", k)
+			}
 		}
 	})
 
