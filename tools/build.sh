@@ -42,7 +42,7 @@ promtool)
 	# tests do not use. Without cgo, and with tools/promtool/go.mod's versions of the
 	# modules CoreDNS uses too (the Kubernetes client, gRPC, golang.org/x), the packages
 	# it shares with make coredns (built the same way) come from the build cache.
-	CGO_ENABLED=0 tags=remove_all_sd build promtool tools/promtool github.com/prometheus/prometheus/cmd/promtool "first time: about 3 minutes"
+	CGO_ENABLED=0 tags=remove_all_sd build promtool tools/promtool github.com/prometheus/prometheus/cmd/promtool "first time: about 45 s of CPU after make coredns, 270 s alone"
 	exit 0
 	;;
 otelcol)
