@@ -49,7 +49,7 @@ coredns:
 # looks a name without one up under the default registry's. Every date in an image is
 # SOURCE_DATE_EPOCH, the commit's time: the same commit and CA bundle make the same digests.
 IMAGE_DIR       := $(CURDIR)/.build/image
-IMAGE           := localhost/k8s-event/coredns:dev
+IMAGE            = localhost/k8s-event/coredns:$(IMAGE_TAG)
 IMAGE_TAR       := $(IMAGE_DIR)/coredns.tar
 PAUSE_IMAGE     := localhost/k8s-event/pause:dev
 PAUSE_TAR       := $(IMAGE_DIR)/pause.tar
@@ -60,6 +60,15 @@ STOCK_TAR       := $(IMAGE_DIR)/coredns-stock.tar
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# The plugin's version: a release's tag (the release workflow sets VERSION), else git
+# describe's name of the commit (the last v* tag, the commits since, the commit), else
+# v0.0.0-dev before the first tag. COREDNS_VERSION is the CoreDNS cmd/coredns builds (its
+# go.mod). IMAGE_TAG names both, as the release tags the image (tools/image tag.go:
+# v1.15.0-k8s_event.1.2.0), a tag kubeadm cannot take for a CoreDNS version. Each is worked
+# out once, when first used.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --abbrev=12 --dirty 2>/dev/null || echo v0.0.0-dev)
+COREDNS_VERSION = $(eval COREDNS_VERSION := $$(shell go list -C cmd/coredns -m -f '{{.Version}}' github.com/coredns/coredns))$(COREDNS_VERSION)
+IMAGE_TAG = $(eval IMAGE_TAG := $$(shell go run -C tools/image . tag -version $(VERSION) -coredns $(COREDNS_VERSION)))$(IMAGE_TAG)
 # platform_args lists OS/ARCH=$(IMAGE_DIR)/OS/ARCH/$(1) for every platform.
 platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
 
@@ -103,15 +112,18 @@ image-check: image pause-image node-deps
 		K8S_EVENT_IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' $(NICE) $(GO_TEST) ./...
 
 # Publishes IMAGE_TAR as make image wrote it (the image make test checked, same digests) to
-# IMAGE_REPOSITORY (REGISTRY/PATH) under release VERSION's tags: VERSION, and latest unless
-# VERSION is a pre-release (v1.2.0-rc.1). The login comes from REGISTRY_USERNAME and
-# REGISTRY_PASSWORD. The release workflow runs it.
+# IMAGE_REPOSITORY (REGISTRY/PATH) under one tag, IMAGE_TAG for release VERSION: no latest,
+# and never the plugin's version alone, which kubeadm would read as a CoreDNS version. The
+# login comes from REGISTRY_USERNAME and REGISTRY_PASSWORD. The release workflow runs it.
 push-image:
-	go run -C tools/image . push -tar $(IMAGE_TAR) -repository $(IMAGE_REPOSITORY) -version $(VERSION)
+	go run -C tools/image . push -tar $(IMAGE_TAR) -repository $(IMAGE_REPOSITORY) -version $(VERSION) -coredns $(COREDNS_VERSION)
 
 # The release's binaries, as the release workflow publishes them for tag VERSION: for each
 # of RELEASE_PLATFORMS, ./coredns built by make coredns in
-# RELEASE_DIR/coredns-k8s_event-VERSION-OS-ARCH.tar.gz, with its sha256sum in .sha256.
+# RELEASE_DIR/coredns-k8s_event-VERSION-OS-ARCH.tar.gz, with its sha256sum in .sha256 and
+# its SBOM in .spdx.json: SPDX 2.3 JSON from the binary's build information (the Go
+# version, the build settings, every module compiled in and its version; tools/image
+# sbom.go). The linux binaries are the image's, so their SBOMs are the image's.
 RELEASE_DIR       := $(CURDIR)/.build/release
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
@@ -125,15 +137,19 @@ release-binaries:
 			COREDNS=$(RELEASE_DIR)/$$p/coredns GIT_COMMIT=$(GIT_COMMIT); \
 		tar -C $(RELEASE_DIR)/$$p -czf $(RELEASE_DIR)/$$name.tar.gz coredns; \
 		(cd $(RELEASE_DIR) && sha256sum $$name.tar.gz > $$name.tar.gz.sha256); \
+		$(NICE) go run -C tools/image . sbom -binary $(RELEASE_DIR)/$$p/coredns -name $$name \
+			-version $(VERSION) -epoch $(SOURCE_DATE_EPOCH) -out $(RELEASE_DIR)/$$name.spdx.json; \
 	done
 
 # A dry run of the release workflow after its test job, from this checkout, for version
 # RELEASE_CHECK_VERSION: make release-binaries, then every archive checked against its
 # checksum, holding ./coredns alone, and the linux ones holding the image's binaries
-# byte for byte; make push-image to an in-memory registry on a loopback port (tools/image
-# registry), then every tag pulled back and compared by digest with IMAGE_TAR, the image
-# make test checked (tools/image pulled): exactly the release's tags, as push.go names
-# them.
+# byte for byte; every SBOM checked (tools/image sbom-check): SPDX 2.3 JSON describing,
+# by SHA-256, the binary it sits beside (for linux, the image's), with exactly the modules
+# compiled into it, CoreDNS's and client-go's among them; make push-image to an in-memory
+# registry on a loopback port (tools/image registry), then its tags listed and pulled
+# back (tools/image pulled): the release's one tag (tools/image tag.go, as push-image
+# names it) and no other, the image make test checked (IMAGE_TAR) by digest.
 RELEASE_CHECK_VERSION := v0.0.0
 RELEASE_CHECK_DIR     := $(CURDIR)/.build/release-check
 
@@ -146,11 +162,13 @@ release-check: image
 		case $$p in linux/*) tar -xzOf $$name coredns | cmp - $(IMAGE_DIR)/$$p/coredns || \
 			{ echo "$$name: not the binary of the image for $$p"; exit 1; };; esac; \
 		echo "$$name: checksum, contents$$(case $$p in linux/*) echo ", the image's binary";; esac) ok"; \
+		bin=$(RELEASE_CHECK_DIR)/$$p/coredns; case $$p in linux/*) bin=$(IMAGE_DIR)/$$p/coredns;; esac; \
+		$(NICE) go run -C $(CURDIR)/tools/image . sbom-check -sbom $(RELEASE_CHECK_DIR)/$${name%.tar.gz}.spdx.json -binary $$bin; \
 	done
 	$(NICE) go run -C tools/image . registry -run '$(MAKE) -C $(CURDIR) --no-print-directory push-image \
 		IMAGE_REPOSITORY=$$REGISTRY/k8s-event/coredns VERSION=$(RELEASE_CHECK_VERSION) && \
 		go run -C $(CURDIR)/tools/image . pulled -tar $(IMAGE_TAR) \
-		-repository $$REGISTRY/k8s-event/coredns -version $(RELEASE_CHECK_VERSION)'
+		-repository $$REGISTRY/k8s-event/coredns -version $(RELEASE_CHECK_VERSION) -coredns $(COREDNS_VERSION)'
 
 # etcd, kube-apiserver, kubectl and kubeadm at pinned versions, cached in .bin/.
 controlplane:
@@ -181,7 +199,7 @@ node-deps:
 			containernetworking-plugins iptables util-linux; break; }; done
 
 # The node tests' and the node demo's images and programs, as package node reads them.
-NODE_ENV := K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \
+NODE_ENV = K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \
 	K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) K8S_EVENT_PAUSE_IMAGE_FILE=$(PAUSE_TAR) \
 	K8S_EVENT_PROBE_IMAGE=$(PROBE_IMAGE) K8S_EVENT_PROBE_IMAGE_FILE=$(PROBE_TAR) \
 	K8S_EVENT_STOCK_IMAGE=$(STOCK_IMAGE) K8S_EVENT_STOCK_IMAGE_FILE=$(STOCK_TAR)

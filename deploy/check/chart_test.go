@@ -63,7 +63,7 @@ func renderChart(t *testing.T) map[string]string {
 // readmeChartVersion is the chart version of the README's helm command (--version).
 func readmeChartVersion(t *testing.T) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^helm upgrade --install .* coredns/coredns .*--version (\S+)`).FindStringSubmatch(readText(t, "README.md"))
+	m := regexp.MustCompile(`(?m)^\s*helm upgrade --install .* coredns/coredns .*--version (\S+)`).FindStringSubmatch(readText(t, "README.md"))
 	if m == nil {
 		t.Fatal("README.md: no `helm upgrade --install ... coredns/coredns ... --version VERSION` command")
 	}

@@ -208,6 +208,8 @@ func TestDeployFiles(t *testing.T) {
 				helm(t)
 			case rel == "helm/rbac.yaml":
 				readObjects(t, "deploy", rel)
+			case rel == "kubeadm/upgrade.yaml":
+				kubeadmUpgrade(t)
 			case strings.HasPrefix(rel, "monitoring/"):
 				// Alert rules, their tests and recordings, the dashboard: module
 				// deploy/monitoring/check tests them (make monitoring-check).
@@ -220,7 +222,7 @@ func TestDeployFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Kustomization", "rbac.yaml", "patches/deployment-env.yaml", "patches/deployment-env-remove.yaml", "helm/values.yaml", "helm/rbac.yaml"} {
+	for _, want := range []string{"Kustomization", "rbac.yaml", "patches/deployment-env.yaml", "patches/deployment-env-remove.yaml", "helm/values.yaml", "helm/rbac.yaml", "kubeadm/upgrade.yaml"} {
 		if !seen[want] {
 			t.Errorf("deploy/%s is missing", want)
 		}

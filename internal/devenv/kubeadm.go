@@ -19,13 +19,24 @@ type KubeadmConfig struct {
 	// AdvertiseAddress is the API server's address (InitConfiguration), if set: kubeadm
 	// looks one up on the default route otherwise, and a node's network may have none.
 	AdvertiseAddress string
+	// PatchesDir is the InitConfiguration's patches.directory, if set: kubeadm's addon
+	// step applies the patches of target corednsdeployment in it to the Deployment it
+	// makes.
+	PatchesDir string
 }
 
 // YAML is the configuration as kubeadm reads it (kubeadm.k8s.io/v1beta4).
 func (c KubeadmConfig) YAML() string {
 	var b strings.Builder
-	if c.AdvertiseAddress != "" {
-		fmt.Fprintf(&b, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: %s\n---\n", c.AdvertiseAddress)
+	if c.AdvertiseAddress != "" || c.PatchesDir != "" {
+		b.WriteString("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n")
+		if c.AdvertiseAddress != "" {
+			fmt.Fprintf(&b, "localAPIEndpoint:\n  advertiseAddress: %s\n", c.AdvertiseAddress)
+		}
+		if c.PatchesDir != "" {
+			fmt.Fprintf(&b, "patches:\n  directory: %s\n", c.PatchesDir)
+		}
+		b.WriteString("---\n")
 	}
 	fmt.Fprintf(&b, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n", c.KubernetesVersion)
 	fmt.Fprintf(&b, "networking:\n  dnsDomain: %s\n  serviceSubnet: %s\n", c.DNSDomain, c.ServiceSubnet)

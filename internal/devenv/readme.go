@@ -12,55 +12,79 @@ import (
 
 // The README sections whose `~~~ sh` block the tests run as they are written, so that
 // what an operator copies is what was tested. Install and Uninstall run on a cluster
-// whose CoreDNS kubeadm made; Upgrade is what to run around `kubeadm upgrade`.
+// whose CoreDNS kubeadm made; Upgrade is what to run around `kubeadm upgrade`; Helm
+// installs the coredns chart.
 const (
 	ReadmeInstall   = "## Install"
 	ReadmeUninstall = "### Uninstall"
 	ReadmeUpgrade   = "### kubeadm upgrade"
+	ReadmeHelm      = "### Helm"
 )
 
 // ReadmeCommands returns the shell commands of the first `~~~ sh` block of the README
 // section that starts with the line heading (such as ReadmeInstall), one per command:
-// comment lines left out, continued lines (ending in a backslash) joined. It fails when
-// the section or its block is missing or empty.
+// comment lines left out, continued lines (ending in a backslash) joined, and a chain of
+// commands (lines ending in `&&`) split into its commands, which the tests run one by one.
+// Placeholder declarations (NAME= and an empty quoted value, for the operator to fill in)
+// are left out: the tests give the values as vars (see ReadmeCommand). It fails when the
+// section or its block is missing or empty.
 func ReadmeCommands(root, heading string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	block, err := ReadmeBlock(root, heading)
 	if err != nil {
 		return nil, err
 	}
+	var cmds []string
+	var cont string
+	for _, line := range strings.Split(block, "\n") {
+		line = cont + line
+		if c, ok := strings.CutSuffix(line, "\\"); ok {
+			cont = c
+			continue
+		}
+		cont = ""
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") || declaration.MatchString(t) {
+			continue
+		}
+		if c, ok := strings.CutSuffix(t, "&&"); ok {
+			t = c
+		}
+		cmds = append(cmds, strings.Join(strings.Fields(t), " "))
+	}
+	if len(cmds) == 0 {
+		return nil, fmt.Errorf("README.md: section %q has no commands in its ~~~ sh block", heading)
+	}
+	return cmds, nil
+}
+
+// ReadmeBlock returns the text of the first `~~~ sh` block of the README section that
+// starts with the line heading, as an operator copies it. It fails when the section or a
+// complete block is missing.
+func ReadmeBlock(root, heading string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		return "", err
+	}
 	_, section, ok := strings.Cut("\n"+string(data), "\n"+heading+"\n")
 	if !ok {
-		return nil, fmt.Errorf("README.md: no section %q", heading)
+		return "", fmt.Errorf("README.md: no section %q", heading)
 	}
 	level := heading[:strings.IndexByte(heading+" ", ' ')+1] // "## ": the section ends at the next heading of this level or above
-	var cmds []string
-	var inBlock, done bool
-	var cont string
+	var lines []string
+	inBlock := false
 	for _, line := range strings.Split(section, "\n") {
 		switch {
-		case done:
 		case !inBlock && line == "~~~ sh":
 			inBlock = true
 		case !inBlock && isHeadingUpTo(line, level):
-			done = true
+			return "", fmt.Errorf("README.md: section %q has no ~~~ sh block", heading)
 		case inBlock && line == "~~~":
-			inBlock, done = false, true
+			return strings.Join(lines, "\n") + "\n", nil
 		case inBlock:
-			line = cont + line
-			if c, ok := strings.CutSuffix(line, "\\"); ok {
-				cont = c
-				continue
-			}
-			cont = ""
-			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
-				cmds = append(cmds, strings.Join(strings.Fields(line), " "))
-			}
+			lines = append(lines, line)
 		}
 	}
-	if len(cmds) == 0 || inBlock {
-		return nil, fmt.Errorf("README.md: section %q has no complete ~~~ sh block of commands", heading)
-	}
-	return cmds, nil
+	return "", fmt.Errorf("README.md: section %q has no complete ~~~ sh block", heading)
 }
 
 // isHeadingUpTo reports whether line is a Markdown heading of the level of prefix ("## ")
@@ -70,11 +94,18 @@ func isHeadingUpTo(line, prefix string) bool {
 	return hashes > 0 && hashes <= len(prefix)-1 && strings.HasPrefix(line[hashes:], " ")
 }
 
-// placeholder is a README placeholder: a word in capitals, such as IMAGE; shellVar is a
-// shell variable's use ($NAME, ${NAME}) or assignment (NAME=), which is not one.
+// declaration is a README line that declares a placeholder, empty, for the operator to
+// fill in: NAME= with an empty quoted value, and an optional comment.
+var declaration = regexp.MustCompile(`^[A-Z][A-Z0-9_]*=''(\s+#.*)?$`)
+
+// placeholder is a README placeholder left in a command as a word in capitals, such as
+// IMAGE; shellVar is a shell variable's use ($NAME, ${NAME}) or assignment (NAME=), which
+// is not one. used is the use of a variable in capitals, such as ${IMAGE:?...} or
+// "$PREVIOUS_IMAGE".
 var (
 	placeholder = regexp.MustCompile(`\b[A-Z][A-Z_]*[A-Z]\b`)
 	shellVar    = regexp.MustCompile(`\$\{?\w+|\b\w+=`)
+	used        = regexp.MustCompile(`\$\{?([A-Z][A-Z0-9_]*)`)
 )
 
 // RunCommand runs a README command with sh, in the repository root, as an operator would
@@ -92,18 +123,28 @@ func (p Paths) RunCommand(ctx context.Context, kubeconfig, command string, vars 
 }
 
 // ReadmeCommand is a README command to run with sh, in the repository root, on the cluster
-// of kubeconfig: the programs of BinDir (kubectl, kubeadm) come first on PATH. Each key of
-// vars, a placeholder such as IMAGE, is replaced by its value first; a command left with a
-// word in capitals that is not a shell variable (a placeholder without a value) is refused.
+// of kubeconfig: the programs of BinDir (kubectl, kubeadm) come first on PATH. vars are
+// the values of the README's placeholders (such as IMAGE), set in the command's
+// environment as the operator's shell variables. A command that uses a variable in
+// capitals that vars do not give (but KUBECONFIG and PATH, set here), or that is left
+// with a word in capitals that is not a shell variable, is refused: a README value never
+// comes from the tests' own environment.
 func (p Paths) ReadmeCommand(ctx context.Context, kubeconfig, command string, vars map[string]string) (*exec.Cmd, error) {
-	for k, v := range vars {
-		command = regexp.MustCompile(`\b`+regexp.QuoteMeta(k)+`\b`).ReplaceAllLiteralString(command, v)
+	var missing []string
+	for _, m := range used.FindAllStringSubmatch(command, -1) {
+		if _, ok := vars[m[1]]; !ok && m[1] != "KUBECONFIG" && m[1] != "PATH" {
+			missing = append(missing, m[1])
+		}
 	}
-	if left := placeholder.FindAllString(shellVar.ReplaceAllString(command, ""), -1); len(left) > 0 {
-		return nil, fmt.Errorf("README command %q: no value for %v", command, left)
+	missing = append(missing, placeholder.FindAllString(shellVar.ReplaceAllString(command, ""), -1)...)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("README command %q: no value for %v", command, missing)
 	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Dir = p.Root
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+p.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	return cmd, nil
 }

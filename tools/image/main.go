@@ -6,13 +6,18 @@
 //	image coredns -name NAME -out FILE -epoch SECONDS -ca FILE OS/ARCH=BINARY...
 //	image pause -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image dnsprobe -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
-//	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z
+//	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
+//	image tag -version vX.Y.Z -coredns vX.Y.Z
 //	image registry -run COMMAND
-//	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z
+//	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
+//	image sbom -binary FILE -name NAME -version vX.Y.Z -epoch SECONDS -out FILE
+//	image sbom-check -sbom FILE -binary FILE
 //
-// The Makefile's image, pause-image and push-image targets run it, and release-check
-// runs push-image against registry, then pulled (registry.go); recipe.go says what
-// each image holds.
+// The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
+// (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM
+// (sbom.go); release-check checks the SBOMs against the image's binaries
+// (sbomcheck.go), runs push-image against registry, then pulled (registry.go);
+// recipe.go says what each image holds.
 package main
 
 import (
@@ -39,19 +44,25 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push, registry or pulled")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
 		return build(cmd, args)
 	case "push":
 		return pushTar(args)
+	case "tag":
+		return printTag(args)
 	case "registry":
 		return withRegistry(args)
 	case "pulled":
 		return pulledCheck(args)
+	case "sbom":
+		return writeSBOM(args)
+	case "sbom-check":
+		return sbomCheck(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, registry or pulled", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check", cmd)
 	}
 }
 
@@ -146,19 +157,40 @@ func writeAtomically(file string, write func(*os.File) error) error {
 	return os.Rename(f.Name(), file)
 }
 
-// pushTar publishes an image make image wrote, as it is, under a release's tags.
+// versionFlags are the flags of the versions an image tag names (releaseTag).
+func versionFlags(fs *flag.FlagSet) (plugin, coredns *string) {
+	return fs.String("version", "", "the plugin's version: vMAJOR.MINOR.PATCH[-SUFFIX]"),
+		fs.String("coredns", "", "the CoreDNS version the image's binary is built on: vMAJOR.MINOR.PATCH[-SUFFIX]")
+}
+
+// printTag prints the image tag of a release (releaseTag).
+func printTag(args []string) error {
+	fs := flag.NewFlagSet("tag", flag.ContinueOnError)
+	plugin, coredns := versionFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tag, err := releaseTag(*plugin, *coredns)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tag)
+	return nil
+}
+
+// pushTar publishes an image make image wrote, as it is, under the release's tag.
 func pushTar(args []string) error {
 	fs := flag.NewFlagSet("push", flag.ContinueOnError)
 	file := fs.String("tar", "", "the OCI image layout tar make image wrote")
 	repository := fs.String("repository", "", "where to push: REGISTRY/PATH, without a tag")
-	version := fs.String("version", "", "the release: vMAJOR.MINOR.PATCH[-SUFFIX]")
+	plugin, coredns := versionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *file == "" || *repository == "" {
 		return errors.New("push: want -tar FILE and -repository REGISTRY/PATH")
 	}
-	tags, err := releaseTags(*version)
+	tag, err := releaseTag(*plugin, *coredns)
 	if err != nil {
 		return err
 	}
@@ -173,7 +205,7 @@ func pushTar(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	refs, err := push(ctx, idx, *repository, tags, registryAuth())
+	refs, err := push(ctx, idx, *repository, []string{tag}, registryAuth())
 	for _, r := range refs {
 		fmt.Println("pushed", r)
 	}

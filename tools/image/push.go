@@ -4,29 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// releaseVersion is a release's tag: vMAJOR.MINOR.PATCH, with a -suffix for a pre-release.
-var releaseVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
-
-// releaseTags are the image tags of a release: its version, and latest unless it is a
-// pre-release (v1.2.0-rc.1), so that latest is always the newest stable release.
-func releaseTags(version string) ([]string, error) {
-	if !releaseVersion.MatchString(version) {
-		return nil, fmt.Errorf("version %q is not a release: want vMAJOR.MINOR.PATCH, or vMAJOR.MINOR.PATCH-SUFFIX for a pre-release", version)
-	}
-	if strings.Contains(version, "-") {
-		return []string{version}, nil
-	}
-	return []string{version, "latest"}, nil
-}
 
 // registryAuth is the registry login from REGISTRY_USERNAME and REGISTRY_PASSWORD (the
 // release workflow's secrets), or anonymous when they are unset.

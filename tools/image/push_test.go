@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -17,28 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-func TestReleaseTags(t *testing.T) {
-	for version, want := range map[string][]string{
-		"v1.2.0":        {"v1.2.0", "latest"},
-		"v10.0.3":       {"v10.0.3", "latest"},
-		"v1.2.0-rc.1":   {"v1.2.0-rc.1"},
-		"v1.2.0-alpha":  {"v1.2.0-alpha"},
-		"v0.1.0-beta-2": {"v0.1.0-beta-2"},
-	} {
-		if got, err := releaseTags(version); err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("releaseTags(%q) = %q, %v; want %q", version, got, err, want)
-		}
-	}
-	for _, version := range []string{"", "main", "1.2.0", "v1.2", "v1.2.0+build.1", "v1.2.0-", "v1.2.0 "} {
-		if got, err := releaseTags(version); err == nil {
-			t.Errorf("releaseTags(%q) = %q, want an error", version, got)
-		}
-	}
-}
-
 // TestPushPublishesTheTar: make push-image's command uploads the image of a tar make image
-// wrote, with the same digest, under the release's tags and no others: a pre-release does
-// not move latest.
+// wrote, with the same digest, under the release's tag (releaseTag) and no other: no
+// latest, nor a tag that is the plugin's version alone.
 func TestPushPublishesTheTar(t *testing.T) {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
@@ -51,10 +31,10 @@ func TestPushPublishesTheTar(t *testing.T) {
 	}
 	want, _ := idx.Digest()
 	for _, step := range []struct{ version, tags string }{
-		{"v1.2.0-rc.1", "v1.2.0-rc.1"},
-		{"v1.2.0", "latest v1.2.0 v1.2.0-rc.1"},
+		{"v1.2.0-rc.1", "v1.15.0-k8s_event.1.2.0-rc.1"},
+		{"v1.2.0", "v1.15.0-k8s_event.1.2.0 v1.15.0-k8s_event.1.2.0-rc.1"},
 	} {
-		if err := run([]string{"push", "-tar", file, "-repository", repo, "-version", step.version}); err != nil {
+		if err := run([]string{"push", "-tar", file, "-repository", repo, "-version", step.version, "-coredns", "v1.15.0"}); err != nil {
 			t.Fatalf("push %s: %v", step.version, err)
 		}
 		r, err := name.NewRepository(repo)

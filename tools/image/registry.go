@@ -46,23 +46,24 @@ func withRegistry(args []string) error {
 	return cmd.Run()
 }
 
-// pulledCheck checks what push left in a repository for a release: exactly the release's
-// tags, each the image of the tar, by digest.
+// pulledCheck checks what push left in a repository for a release: the release's tag
+// (releaseTag) and no other, the image of the tar, by digest.
 func pulledCheck(args []string) error {
 	fs := flag.NewFlagSet("pulled", flag.ContinueOnError)
 	file := fs.String("tar", "", "the OCI image layout tar make image wrote")
 	repository := fs.String("repository", "", "REGISTRY/PATH that push-image pushed to")
-	version := fs.String("version", "", "the release: vMAJOR.MINOR.PATCH[-SUFFIX]")
+	plugin, coredns := versionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *file == "" || *repository == "" {
 		return errors.New("pulled: want -tar FILE and -repository REGISTRY/PATH")
 	}
-	want, err := releaseTags(*version)
+	tag, err := releaseTag(*plugin, *coredns)
 	if err != nil {
 		return err
 	}
+	want := []string{tag}
 	dir, err := os.MkdirTemp("", "image-pulled-")
 	if err != nil {
 		return err
@@ -87,7 +88,6 @@ func pulledCheck(args []string) error {
 		return err
 	}
 	slices.Sort(tags)
-	slices.Sort(want)
 	if !slices.Equal(tags, want) {
 		return fmt.Errorf("%s has tags %q, want the release's %q", repo, tags, want)
 	}

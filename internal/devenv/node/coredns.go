@@ -21,23 +21,46 @@ import (
 // phase), but for the image: image, which must be REPOSITORY/coredns:TAG as kubeadm
 // names its own. It returns once the Deployment is rolled out.
 func (n *Node) KubeadmCoreDNS(ctx context.Context, image string) error {
-	repo, tag, ok := strings.Cut(image, "/coredns:")
-	if !ok {
-		return fmt.Errorf("the image %q is not REPOSITORY/coredns:TAG, which kubeadm's dns.imageRepository and imageTag need", image)
-	}
-	version, err := n.client.Discovery().ServerVersion()
-	if err != nil {
-		return err
-	}
-	cfg := devenv.KubeadmConfig{KubernetesVersion: version.GitVersion, DNSDomain: "cluster.local", ServiceSubnet: ServiceSubnet,
-		DNSImageRepo: repo, DNSImageTag: tag, AdvertiseAddress: NodeIP}
-	if err := os.WriteFile(n.path("kubeadm.yaml"), []byte(cfg.YAML()), 0o644); err != nil {
-		return err
-	}
-	if _, err := n.Kubeadm(ctx, "init", "phase", "addon", "coredns", "--config", n.path("kubeadm.yaml"), "--kubeconfig", n.AdminKubeconfig()); err != nil {
+	if _, err := n.KubeadmAddon(ctx, image, nil); err != nil {
 		return err
 	}
 	return n.WaitRollout(ctx, "kube-system", "coredns")
+}
+
+// KubeadmAddon runs kubeadm's CoreDNS addon step (`kubeadm init phase addon coredns`,
+// which `kubeadm upgrade apply` runs in its addon/coredns phase) with image as kubeadm's
+// CoreDNS image, as KubeadmCoreDNS does, and with patches, if any, in the
+// InitConfiguration's patches directory: file name (corednsdeployment+strategic.yaml, say)
+// to content. It returns kubeadm's output, and does not wait for a rollout.
+func (n *Node) KubeadmAddon(ctx context.Context, image string, patches map[string]string) (string, error) {
+	repo, tag, ok := strings.Cut(image, "/coredns:")
+	if !ok {
+		return "", fmt.Errorf("the image %q is not REPOSITORY/coredns:TAG, which kubeadm's dns.imageRepository and imageTag need", image)
+	}
+	version, err := n.client.Discovery().ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	cfg := devenv.KubeadmConfig{KubernetesVersion: version.GitVersion, DNSDomain: "cluster.local", ServiceSubnet: ServiceSubnet,
+		DNSImageRepo: repo, DNSImageTag: tag, AdvertiseAddress: NodeIP}
+	if len(patches) > 0 {
+		cfg.PatchesDir = n.path("kubeadm-patches")
+		if err := os.RemoveAll(cfg.PatchesDir); err != nil {
+			return "", err
+		}
+		if err := os.Mkdir(cfg.PatchesDir, 0o755); err != nil {
+			return "", err
+		}
+		for name, content := range patches {
+			if err := os.WriteFile(filepath.Join(cfg.PatchesDir, name), []byte(content), 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := os.WriteFile(n.path("kubeadm.yaml"), []byte(cfg.YAML()), 0o644); err != nil {
+		return "", err
+	}
+	return n.Kubeadm(ctx, "init", "phase", "addon", "coredns", "--config", n.path("kubeadm.yaml"), "--kubeconfig", n.AdminKubeconfig())
 }
 
 // WaitRollout waits until a Deployment's rollout is complete: every replica updated,
