@@ -14,7 +14,8 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
-	release-binaries release-check run test unit lint deploy-check helm-check e2e node fuzz bench clean
+	promtool otelcol release-binaries release-check run test unit lint deploy-check monitoring-check helm-check \
+	e2e consumer node fuzz bench clean
 
 all: coredns
 
@@ -173,6 +174,19 @@ release-check: image
 controlplane:
 	tools/build.sh
 
+# Prometheus's promtool at a pinned version (tools/promtool), cached in .bin/: it tests
+# deploy/monitoring's alert rules. After ./coredns, whose compiled packages (the
+# Kubernetes client, gRPC, golang.org/x, the standard library without cgo) it reuses
+# from the build cache: built at the same time, both would compile them. At NICE: in
+# make test, e2e does not wait for it.
+promtool: coredns
+	$(NICE) tools/build.sh promtool
+
+# The OpenTelemetry Collector with the k8sevents receiver and the file exporter at pinned
+# versions (tools/otelcol), cached in .bin/: a real consumer of the plugin's events.
+otelcol:
+	tools/build.sh otelcol
+
 # The node's binaries (kubelet, kube-scheduler, kube-controller-manager, kube-proxy)
 # beside the control plane's, in .bin/.
 node-bin: controlplane
@@ -227,12 +241,13 @@ lint:
 	$(call vet,.)
 	$(call vet,cmd/coredns)
 	$(call vet,internal/devenv)
-	$(call vet,e2e)
+	CGO_ENABLED=0 $(NICE) go vet -C e2e -trimpath -tags consumer ./...
 	$(call vet,bench)
 	$(call vet,deploy/check)
+	$(call vet,deploy/monitoring/check)
 	$(call vet,tools/image)
 
-unit: deploy-check image-check
+unit: deploy-check image-check monitoring-check
 	$(NICE) $(GO_TEST) ./...
 	cd internal/devenv && $(NICE) $(GO_TEST) ./...
 	cd bench && $(NICE) $(GO_TEST) ./...
@@ -244,6 +259,14 @@ unit: deploy-check image-check
 deploy-check: coredns image
 	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$(IMAGE_DIR)/linux/arm64/coredns \
 		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
+
+# deploy/monitoring (module deploy/monitoring/check): the PrometheusRule holds the rule
+# file's rules, each alert documented; `promtool test rules` on recordings of real runs
+# (deploy/monitoring/recordings, and those of the latest make e2e when RECORDINGS names
+# them); the dashboard's queries parse and name only recorded metrics and labels.
+monitoring-check: promtool
+	cd deploy/monitoring/check && K8S_EVENT_PROMTOOL=$(BIN_DIR)/promtool K8S_EVENT_RECORDINGS=$(RECORDINGS) \
+		CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
 
 # The coredns Helm chart rendered with deploy/helm/values.yaml by Helm's own loader and
 # template engine (deploy/check/chart_test.go). CHART is the chart's directory or .tgz at
@@ -262,8 +285,22 @@ helm-check:
 # harness: at most as many tests as the machine has CPUs start a control plane or
 # CoreDNS at a time, the outage test first (e2e/setup_test.go). More set-ups at once are
 # no faster: on 2 cores a dozen control planes starting together take minutes each.
+# The outage and RBAC tests record CoreDNS's metrics into E2E_RECORDINGS; the alert tests
+# then run on that recording too (monitoring-check), so the committed one in
+# deploy/monitoring/recordings must still be what a run shows.
+E2E_RECORDINGS := $(CURDIR)/.build/recordings
+
 e2e: coredns controlplane
-	cd e2e && $(E2E_ENV) $(GO_TEST) -timeout 25m -parallel 64 .
+	rm -rf $(E2E_RECORDINGS)
+	cd e2e && $(E2E_ENV) K8S_EVENT_RECORDINGS=$(E2E_RECORDINGS) $(GO_TEST) -timeout 25m -parallel 64 .
+	$(MAKE) --no-print-directory monitoring-check RECORDINGS=$(E2E_RECORDINGS)
+
+# A real consumer of the events (e2e/consumer_test.go, build tag consumer): the
+# OpenTelemetry Collector's k8sevents receiver against a local API server, kube-apiserver
+# down for 150 s meanwhile. Not part of make test: the collector's first build takes about
+# 10 minutes of a busy 2-core machine, more than the cold make test has left.
+consumer: coredns controlplane otelcol
+	cd e2e && $(E2E_ENV) $(GO_TEST) -tags consumer -timeout 15m -v -run '^TestOTelCollector$$' .
 
 # The node tests (e2e/node): CoreDNS from the project's image as kube-system's DNS on a
 # real single-node Kubernetes in a network namespace of its own (internal/devenv/node),

@@ -150,9 +150,10 @@ func scrape(t *testing.T, addr string) devenv.Metrics {
 
 // The plugin's metrics.
 const (
-	metricLines   = "coredns_k8s_event_lines_total"
-	metricDropped = "coredns_k8s_event_dropped_total"
-	metricWrites  = "coredns_k8s_event_api_writes_total"
+	metricLines    = "coredns_k8s_event_lines_total"
+	metricDropped  = "coredns_k8s_event_dropped_total"
+	metricReported = "coredns_k8s_event_reported_total"
+	metricWrites   = "coredns_k8s_event_api_writes_total"
 )
 
 // failedWrites is the number of Events API writes that failed, all verbs together.

@@ -34,6 +34,8 @@ func TestAPIServerOutage(t *testing.T) {
 	pod := cl.newPod(t)
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), localZoneDirective(), k8sEventDirective(), prometheusDirective(metricsAddr))
+	rec := recordMetrics(t, metricsAddr, "api-down-15s",
+		"TestAPIServerOutage, kube-apiserver down for 15 s from mark stopped to mark started, a failing query every 5 s meanwhile; every event written by mark reported")
 
 	// The connection to the API works before the outage.
 	failQuery(t, addr, "before-outage.example.org.")
@@ -42,6 +44,7 @@ func TestAPIServerOutage(t *testing.T) {
 	if err := cl.cp.StopAPIServer(); err != nil {
 		t.Fatalf("stop kube-apiserver: %v", err)
 	}
+	rec.mark("stopped")
 	down := time.Now()
 	var outageMsgs []string
 	var answered int
@@ -60,6 +63,7 @@ func TestAPIServerOutage(t *testing.T) {
 		time.Sleep(queryPace)
 	}
 	setUp(t, "restarting kube-apiserver", cl.cp.StartAPIServer)
+	rec.mark("started")
 	t.Logf("kube-apiserver down for %v: %d local-zone queries answered, %d failed", time.Since(down).Round(time.Millisecond), answered, len(failures))
 	if len(failures) > 0 {
 		t.Errorf("%d local-zone queries failed during the outage, the first: %v", len(failures), failures[0])
@@ -78,6 +82,8 @@ func TestAPIServerOutage(t *testing.T) {
 		func(evs []corev1.Event) bool {
 			return !slices.ContainsFunc(want, func(msg string) bool { return len(matching(evs, reasonError, msg)) == 0 })
 		})
+	waitReportedCount(t, metricsAddr, len(want)+1)
+	rec.mark("reported")
 	t.Logf("%d events arrived %v after the API server was back", len(want), time.Since(recovered).Round(time.Millisecond))
 	for _, msg := range want {
 		if m := matching(evs, reasonError, msg); len(m) != 1 || m[0].Count != 1 {
@@ -107,6 +113,8 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	pod := cl.newPod(t)
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective(), prometheusDirective(metricsAddr))
+	rec := recordMetrics(t, metricsAddr, "api-down-160s",
+		"TestOutageLongerThanClientGoRetries, kube-apiserver down for 160 s from mark stopped to mark started, 4 failing queries 40 s apart meanwhile (from mark retrying on, retries 30 s apart); every event written by mark reported")
 	failQuery(t, addr, "before-outage.example.org.")
 	cl.waitEvents(t, pod, eventTimeout, "the event before the outage", func(evs []corev1.Event) bool {
 		return len(withMessage(evs, "before-outage.example.org.")) == 1
@@ -115,6 +123,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	if err := cl.cp.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	rec.mark("stopped")
 	down := time.Now()
 	logged := map[string]time.Time{}
 	for i := range 4 {
@@ -122,9 +131,13 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		name := fmt.Sprintf("during-outage-%d.example.org.", i)
 		logged[name] = time.Now()
 		failQuery(t, addr, name)
+		if i == 2 {
+			rec.mark("retrying") // 80 s in: the retries are 30 s apart, their longest
+		}
 	}
 	time.Sleep(time.Until(down.Add(longOutage)))
 	setUp(t, "restarting kube-apiserver", cl.cp.StartAPIServer)
+	rec.mark("started")
 	recovered := time.Now()
 	evs := cl.waitEvents(t, pod, time.Minute, "an event for every line logged during the outage", func(evs []corev1.Event) bool {
 		for name := range logged {
@@ -134,6 +147,8 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		}
 		return true
 	})
+	waitReportedCount(t, metricsAddr, len(logged)+1)
+	rec.mark("reported")
 	t.Logf("API server down %v; the %d lines arrived %v after it was back", recovered.Sub(down).Round(time.Second), len(logged), time.Since(recovered).Round(time.Millisecond))
 	for name, at := range logged {
 		e := withMessage(evs, name)[0]
@@ -146,4 +161,14 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		t.Errorf("%v admitted lines dropped", d)
 	}
 	t.Logf("%d delivery lines printed; api_writes_total %v", countLines(c.Lines(), "plugin/k8s_event: ", ""), m.Sum(metricWrites))
+}
+
+// waitReportedCount waits until reported_total counts n lines: the events are in the API
+// once the write returns, and counted right after.
+func waitReportedCount(t *testing.T, metricsAddr string, n int) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("reported_total at %d", n), func() (bool, string) {
+		got := scrape(t, metricsAddr).Sum(metricReported)
+		return int(got) >= n, fmt.Sprint(got)
+	})
 }

@@ -80,6 +80,12 @@ func testWithoutEventPermission(t *testing.T, cl *cluster, extra ...string) {
 	began := time.Now()
 	directives := append([]string{localZoneDirective(), k8sEventDirective(), prometheusDirective(metricsAddr)}, extra...)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, false), directives...)
+	var rec *recorder
+	if len(extra) == 0 {
+		rec = recordMetrics(t, metricsAddr, "rbac-denied",
+			fmt.Sprintf("TestWithoutEventPermission, CoreDNS may not write events; %d failing queries from mark queries", forbiddenQueries))
+		rec.mark("queries")
+	}
 	if len(extra) > 0 {
 		// The kubernetes plugin answers from the API it can still read.
 		r := expectRcode(t, addr, "kubernetes.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess)
@@ -135,6 +141,11 @@ func testWithoutEventPermission(t *testing.T, cl *cluster, extra ...string) {
 	}
 	if err := localAnswer(addr, "last."+localZone); err != nil {
 		t.Fatal(err)
+	}
+	if rec != nil {
+		rec.mark("tried")
+		time.Sleep(recordTail)
+		rec.finish()
 	}
 	if err := c.Stop(); err != nil {
 		t.Errorf("CoreDNS did not stop cleanly: %v", err)

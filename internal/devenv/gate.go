@@ -23,7 +23,8 @@ type gate struct {
 	addr   string // where clients connect
 	target string // the API server's host:port
 	mu     sync.Mutex
-	l      net.Listener // nil while closed
+	l      net.Listener          // nil while closed
+	conns  map[net.Conn]struct{} // the clients' connections it forwards
 }
 
 func newGate(target string) (*gate, error) {
@@ -81,6 +82,9 @@ func (g *gate) open() (err error) {
 	return nil
 }
 
+// close stops accepting and cuts the connections it forwards, as a load balancer does
+// when its backend goes: a client's watch would otherwise keep kube-apiserver from
+// stopping.
 func (g *gate) close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -88,12 +92,26 @@ func (g *gate) close() {
 		g.l.Close()
 		g.l = nil
 	}
+	for c := range g.conns {
+		c.Close()
+	}
 }
 
 // forward copies both ways between c and a new connection to the API server, until
 // either side closes.
 func (g *gate) forward(c net.Conn) {
 	defer c.Close()
+	g.mu.Lock()
+	if g.conns == nil {
+		g.conns = map[net.Conn]struct{}{}
+	}
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+	}()
 	up, err := net.Dial("tcp", g.target)
 	if err != nil {
 		return
