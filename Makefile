@@ -72,7 +72,9 @@ IMAGE_TAG = $(eval IMAGE_TAG := $$(shell go run -C tools/image . tag -version $(
 # platform_args lists OS/ARCH=$(IMAGE_DIR)/OS/ARCH/$(1) for every platform.
 platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
 
-image:
+# After ./coredns: concurrent go builds do not share their compiles, so the first one
+# compiles CoreDNS's packages once and the image's linux/amd64 build only links.
+image: coredns
 	@test -s $(CA_BUNDLE) || { apt-get update && apt-get install -y ca-certificates; }
 	@set -e; for p in $(IMAGE_PLATFORMS); do mkdir -p $(IMAGE_DIR)/$$p; \
 		echo "make coredns for $$p"; \
@@ -233,7 +235,8 @@ endif
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node release-check NICE='nice -n 10'
 
-lint:
+# After ./coredns, whose compiles its vet of the root module and cmd/coredns reuses.
+lint: coredns
 	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \
 		git cat-file --batch-check='%(objectsize) %(rest)' | awk '$$1 ~ /^[0-9]+$$/ && $$1 > $(MAX_FILE_BYTES)'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build products belong in .gitignore):"; echo "$$big"; exit 1; fi
