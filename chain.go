@@ -36,6 +36,7 @@ type chain struct {
 
 func newChain(p *pipeline, cacheSize int) *chain {
 	c := &chain{}
+	sink := &eventSink{p: p}
 	c.broadcaster = record.NewBroadcaster(
 		record.WithContext(klog.NewContext(p.ctx, p.opts.log.broadcasterLogger())),
 		record.WithCorrelatorOptions(record.CorrelatorOptions{
@@ -47,12 +48,12 @@ func newChain(p *pipeline, cacheSize int) *chain {
 			// Similar lines (same reason, different messages) aggregate only with lines
 			// of the same plugin: ten distinct errors lines do not turn a failed reload
 			// into a patch of their combined event.
-			KeyFunc:     aggregateByPlugin,
+			KeyFunc:     sink.correlate,
 			MessageFunc: combinedMessage,
 			Clock:       p.opts.clock,
 		}),
 	)
-	c.broadcaster.StartRecordingToSink(&eventSink{p: p})
+	c.broadcaster.StartRecordingToSink(sink)
 	source := corev1.EventSource{Component: component, Host: p.opts.identity.nodeName}
 	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger())
 	return c

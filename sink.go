@@ -2,11 +2,14 @@ package k8s_event
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // eventSink is the record.EventSink a chain's correlator writes through. client-go hands
@@ -15,10 +18,60 @@ import (
 //
 // The sink retries transient failures itself (see write), and returns only errors
 // client-go does not retry, so each line ends in exactly one resolve.
-type eventSink struct{ p *pipeline }
+type eventSink struct {
+	p *pipeline
+	// logged is when the line the correlator was last given was logged, in Unix
+	// nanoseconds: the sink's next calls are that line's (see correlate).
+	logged atomic.Int64
+}
+
+// correlate is the correlator's aggregation key (aggregateByPlugin). It also notes when
+// the line was logged: client-go calls it with the line's own event, then hands the sink
+// either that event or, for a line it combines with similar ones, one of its own,
+// stamped when it combined them, which is later than the line was logged when the sink
+// was busy retrying earlier lines.
+func (s *eventSink) correlate(e *corev1.Event) (string, string) {
+	s.logged.Store(e.LastTimestamp.UnixNano())
+	return aggregateByPlugin(e)
+}
+
+// stamped returns e, and data, the patch of e, with the time its line was logged as
+// the last timestamp, and as the first if e is a new event; on copies, if they differ.
+func (s *eventSink) stamped(e *corev1.Event, data []byte) (*corev1.Event, []byte) {
+	logged := metav1.NewTime(time.Unix(0, s.logged.Load()))
+	if e.LastTimestamp.Equal(&logged) {
+		return e, data
+	}
+	c := *e
+	c.LastTimestamp = logged
+	if c.Count <= 1 {
+		c.FirstTimestamp = logged
+	}
+	return &c, stampedPatch(data, logged)
+}
+
+// stampedPatch returns data, a patch of client-go's correlator, with lastTimestamp set
+// to logged; data itself if it has none.
+func stampedPatch(data []byte, logged metav1.Time) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil || fields["lastTimestamp"] == nil {
+		return data
+	}
+	stamp, err := json.Marshal(logged)
+	if err != nil {
+		return data
+	}
+	fields["lastTimestamp"] = stamp
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return data
+	}
+	return out
+}
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
+	e, _ = s.stamped(e, nil)
 	out, reason, err := s.p.write("create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.CreateWithEventNamespaceWithContext(ctx, e)
 	})
@@ -28,6 +81,7 @@ func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 
 // Patch implements the record.EventSink interface.
 func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
+	e, data = s.stamped(e, data)
 	out, reason, err := s.p.write("patch", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.PatchWithEventNamespaceWithContext(ctx, e, data)
 	})
@@ -41,6 +95,7 @@ func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 // Update implements the record.EventSink interface. client-go's recorder does not call
 // it; it is there for the interface, and counted as a merge like Patch.
 func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
+	e, _ = s.stamped(e, nil)
 	out, reason, err := s.p.write("update", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.UpdateWithEventNamespaceWithContext(ctx, e)
 	})
@@ -69,16 +124,17 @@ func (p *pipeline) printDrop(reason string, err error) {
 type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error)
 
 // write makes one Events API call for e, retrying the failures worth it (see failures)
-// with capped exponential backoff, or the server's Retry-After if longer, as long as the
-// next try comes at most maxAge after the line was logged; each try is bounded by
-// apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
+// with capped exponential backoff, or the server's Retry-After if longer. No try, the
+// first included, starts more than maxAge after the line was logged (e's last timestamp,
+// see stamped); each try is bounded by apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
 // line, runs (see quietPeriod). It returns the drop reason when it gives up: rejected,
 // retries_exhausted or shutdown.
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
 	clk := p.opts.clock
-	deadline := e.LastTimestamp.Add(p.opts.maxAge) // the recorder stamps the line when logged
+	deadline := e.LastTimestamp.Add(p.opts.maxAge)
 	var wait time.Duration
 	var seen failures
+	var lastErr error // the latest try's failure
 	for {
 		if until := p.quiet.end(); clk.Now().Before(until) {
 			if until.After(deadline) {
@@ -93,6 +149,10 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
 			p.waitFirstLookup()
+			if now := clk.Now(); now.After(deadline) {
+				// Its turn came late: the lines before it took their time, or a wait overran.
+				return nil, dropRetriesExhausted, lateError{age: now.Sub(deadline) + p.opts.maxAge, last: lastErr}
+			}
 			sent := p.complete(e)
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var out *corev1.Event
@@ -127,8 +187,24 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		if !p.sleep(wait) {
 			return nil, dropShutdown, err
 		}
+		lastErr = err
 	}
 }
+
+// lateError is why a line is dropped when its turn for a try comes after its deadline.
+type lateError struct {
+	age  time.Duration // since the line was logged
+	last error         // the failure of the line's latest try; nil if it had none
+}
+
+func (e lateError) Error() string {
+	if e.last == nil {
+		return fmt.Sprintf("not sent: its turn came %s after it was logged", e.age.Round(time.Second))
+	}
+	return fmt.Sprintf("%v (the next try came %s after it was logged)", e.last, e.age.Round(time.Second))
+}
+
+func (e lateError) Unwrap() error { return e.last }
 
 // sleep waits d on the pipeline's clock, and reports false if the pipeline stopped first.
 func (p *pipeline) sleep(d time.Duration) bool {
