@@ -124,7 +124,8 @@ func (p *pipeline) printDrop(reason string, err error) {
 type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error)
 
 // write makes one Events API call for e, retrying the failures worth it (see failures)
-// with capped exponential backoff, or the server's Retry-After if longer. No try, the
+// with capped exponential backoff, or the server's Retry-After if longer, each wait
+// lengthened by jitter. No try, the
 // first included, starts more than maxAge after the line was logged (e's last timestamp,
 // see stamped); each try is bounded by apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
 // line, runs (see quietPeriod). It returns the drop reason when it gives up: rejected,
@@ -132,7 +133,7 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
 	clk := p.opts.clock
 	deadline := e.LastTimestamp.Add(p.opts.maxAge)
-	var wait time.Duration
+	var backoff time.Duration // the latest wait before jitter
 	var seen failures
 	var lastErr error // the latest try's failure
 	for {
@@ -174,12 +175,13 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		if p.ctx.Err() != nil {
 			return nil, dropShutdown, err
 		}
-		wait = p.opts.retry.next(wait)
+		backoff = p.opts.retry.next(backoff)
 		if d, ok := apierrors.SuggestsClientDelay(err); ok {
 			asked := time.Duration(d) * time.Second
 			p.quiet.extend(clk.Now().Add(asked))
-			wait = max(wait, asked)
+			backoff = max(backoff, asked)
 		}
+		wait := p.opts.retry.jittered(backoff)
 		if clk.Now().Add(wait).After(deadline) {
 			return nil, dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, wait)
 		}
