@@ -128,3 +128,29 @@ func TestReloadChangingCacheSizeKeepsItUntilRestart(t *testing.T) {
 		t.Errorf("k8s_event's warnings: %q, want one saying CACHESIZE 4096 waits for a restart", own.lines)
 	}
 }
+
+// CACHESIZE is the number of distinct lines the correlator remembers: a written line
+// takes one entry, whatever the source component the sink gives its Event, so that a
+// repeat within CACHESIZE distinct lines raises the first Event's Count.
+func TestCacheSizeCountsDistinctLines(t *testing.T) {
+	for _, c := range []struct {
+		size   int
+		lines  []string
+		events int
+	}{{1, []string{"A", "A"}, 1}, {2, []string{"A", "B", "A"}, 2}} {
+		t.Run(fmt.Sprint(c.lines), func(t *testing.T) {
+			p, _, client := newTestPipeline(t, fmt.Sprintf("k8s_event {\n rate 1 10 %d\n}", c.size))
+			for _, msg := range c.lines {
+				p.listener.Error("plugin/errors: ", msg)
+			}
+			p.stop()
+			evs := events(t, client, testNS)
+			if len(evs) != c.events {
+				t.Errorf("CACHESIZE %d, lines %v: %d events, want %d: %s", c.size, c.lines, len(evs), c.events, describe(evs))
+			}
+			if _, count := countMessage(evs, "plugin/errors: A"); count != 2 {
+				t.Errorf("CACHESIZE %d, lines %v: line A counted %d times, want 2: %s", c.size, c.lines, count, describe(evs))
+			}
+		})
+	}
+}

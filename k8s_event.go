@@ -40,8 +40,11 @@ type instance struct {
 	blocks     []*dnsserver.Config
 	blockNames []string // as in error messages, in the order of blocks
 
+	first    bool // started with the process (firstStartup ran)
 	mu       sync.Mutex
-	settings *settings // put in effect by start
+	settings *settings // made by start
+	stopped  bool      // shutdown ran on a reload
+	reload   bool      // holds reloads, from restart to the reload's end
 }
 
 type instanceKey struct{}
@@ -54,9 +57,11 @@ func join(c *caddy.Controller, cfg *config) error {
 	if in == nil {
 		in = &instance{p: processPipeline(), cfg: cfg}
 		c.Set(instanceKey{}, in)
+		watchEvents()
 		c.OnFirstStartup(in.firstStartup)
 		c.OnStartup(in.start)
 		c.OnShutdown(in.shutdown)
+		c.OnRestart(in.restart)
 		c.OnRestartFailed(in.restartFailed)
 		c.OnFinalShutdown(in.finalShutdown)
 	} else if !in.cfg.equal(cfg) {
@@ -72,15 +77,19 @@ func join(c *caddy.Controller, cfg *config) error {
 // firstStartup puts the settings in effect when CoreDNS starts, before any plugin's
 // OnStartup (caddy runs every OnFirstStartup callback first), so that the start-up lines
 // of every plugin are reported: they wait in the backlog until kubeapi's client exists.
-// A reload's settings take effect in start, once the reload got that far: a reload that
-// fails before leaves the running configuration's in effect.
+// Should this start fail, CoreDNS exits, its last line reported.
 func (in *instance) firstStartup() error {
+	in.first = true
 	in.p.use(in.p.settingsFor(in.cfg, nil))
 	return nil
 }
 
-// start runs on startup and after a reload, before the previous instance shuts down:
-// the new settings and client replace the old in one atomic store.
+// start runs on startup and on a reload, before the instance serves. On startup its
+// settings and client take effect at once. A reload's wait until caddy says the new
+// instance started: it shuts the running instance down (shutdown), or, if that one has
+// no k8s_event, tells the event hook (started). A reload that fails before leaves the
+// running configuration's in effect, and nothing of its own: no line selected, no client,
+// no CACHESIZE.
 func (in *instance) start() error {
 	var client kubernetes.Interface
 	for i, b := range in.blocks {
@@ -101,42 +110,90 @@ func (in *instance) start() error {
 	in.mu.Lock()
 	in.settings = s
 	in.mu.Unlock()
-	in.p.use(s)
+	if in.first {
+		in.p.use(s)
+	} else {
+		in.p.next.Store(s)
+	}
 	return nil
 }
 
-// shutdown runs when the instance stops: on a reload, after the new one started. If the
-// new configuration has no k8s_event, reporting stops here. When the process exits, the
-// settings stay until the final shutdown (see exiting).
+// started puts the settings of in in effect: caddy says in serves.
+func (in *instance) started() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.settings == nil || exiting.Load() {
+		return
+	}
+	in.p.next.CompareAndSwap(in.settings, nil)
+	in.p.use(in.settings)
+}
+
+// shutdown runs when the instance stops: on a reload, once the new one started, whose
+// settings then take effect; if it has no k8s_event, reporting stops here. When the
+// process exits, the settings stay until the final shutdown (see exiting).
 func (in *instance) shutdown() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.settings != nil && !exiting.Load() {
+	defer in.endReload()
+	if in.settings == nil || exiting.Load() {
+		return nil
+	}
+	in.stopped = true
+	if next := in.p.next.Swap(nil); next != nil {
+		in.p.use(next)
+	} else {
 		in.p.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
 }
 
+// reloads orders the reloads of configurations with k8s_event, each from the running
+// instance's restart to its shutdown or restartFailed: the reload plugin and SIGUSR1 can
+// reload at once, and restartFailed reads caddy's instance list, which caddy changes
+// under a lock of its own during a reload.
+var reloads sync.Mutex
+
+// restart runs on the running instance when a reload begins.
+func (in *instance) restart() error {
+	reloads.Lock()
+	in.mu.Lock()
+	in.reload = true
+	in.mu.Unlock()
+	return nil
+}
+
+// endReload ends the reload restart began, if it did; in.mu is held.
+func (in *instance) endReload() {
+	if in.reload {
+		in.reload = false
+		reloads.Unlock()
+	}
+}
+
 // restartFailed runs on the running instance when a reload fails. If it still serves
-// (the reload failed before the new instance could serve), its settings and client are
-// put back. If it does not (the reload failed in one of its shutdown callbacks, after
-// caddy stopped it), it ends as its own shutdown would have: the new instance's settings
-// stay, and if the new configuration has no k8s_event, reporting stops.
+// (the reload failed before the new instance could serve), the new settings, which wait
+// for it to start, never take effect. If it does not (the reload failed in one of its
+// shutdown callbacks, after caddy stopped it), it ends as its own shutdown would have:
+// the new instance's settings take effect, and if the new configuration has no k8s_event,
+// reporting stops.
 func (in *instance) restartFailed() error {
-	if !in.serving() {
+	in.mu.Lock()
+	stopped := in.stopped
+	in.mu.Unlock()
+	if !stopped && !in.serving() {
 		return in.shutdown()
 	}
+	in.p.next.Store(nil)
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.settings != nil {
-		in.p.use(in.settings)
-	}
+	in.endReload()
+	in.mu.Unlock()
 	return nil
 }
 
 // serving reports whether the caddy instance of in serves: caddy takes an instance out
 // of its list when it stops it, which a reload does once the new instance serves, and
-// takes a new instance out when it fails to start.
+// takes a new instance out when it fails to start. It runs within a reload (see reloads).
 func (in *instance) serving() bool {
 	for _, ci := range caddy.Instances() {
 		ci.StorageMu.RLock()

@@ -1,8 +1,12 @@
 package k8s_event
 
 import (
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
@@ -36,5 +40,101 @@ func TestLineLoggedDuringTheLameDuckIsReported(t *testing.T) {
 	inst.Stop()
 	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
 		t.Errorf("the line of the lame duck: %s", describe(evs))
+	}
+}
+
+// shutdownSignal is a test plugin whose OnShutdown tells the test that a reload's old
+// instance shut down: caddy's reload has done all but its startup event.
+var shutdownSignal = make(chan struct{}, 1)
+
+// sigusr1Corefile is what the test Caddyfile loader gives caddy's SIGUSR1 reload; empty
+// for no Caddyfile.
+var sigusr1Corefile atomic.Value
+
+func init() {
+	plugin.Register("shutdownsignal", func(c *caddy.Controller) error {
+		c.OnShutdown(func() error {
+			select {
+			case shutdownSignal <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+		return nil
+	})
+	caddy.RegisterCaddyfileLoader("k8s_event_test", caddy.LoaderFunc(func(string) (caddy.Input, error) {
+		if s, _ := sigusr1Corefile.Load().(string); s != "" {
+			return input(s), nil
+		}
+		return nil, nil
+	}))
+	// CoreDNS's signal handling, set up when the test binary starts, well before a test
+	// sends a signal: caddy registers for them in a goroutine of its own.
+	caddy.TrapSignals()
+}
+
+// caddy's SIGUSR1 reload, as CoreDNS runs it (caddy.TrapSignals), removes every event
+// hook before it starts the new configuration: the line logged during the lame duck of
+// the SIGTERM after it is still reported.
+func TestLineLoggedDuringTheLameDuckAfterSIGUSR1IsReported(t *testing.T) {
+	withDirectives(t, "lameduck", "kubeapi", pluginName, "shutdownsignal")
+	client := fakeAPI(t, true)
+	contents := strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck\n  shutdownsignal", 1)
+	sigusr1Corefile.Store(contents)
+	t.Cleanup(func() { sigusr1Corefile.Store("") })
+	loaded, err := caddy.LoadCaddyfile("dns") // the loader SIGUSR1 reloads with
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := caddy.Start(loaded)
+	if err != nil {
+		t.Fatalf("starting CoreDNS: %v", err)
+	}
+	if n := len(caddy.Instances()); n != 1 {
+		inst.Stop()
+		t.Fatalf("%d caddy instances, want this test's only: SIGUSR1 reloads the first", n)
+	}
+	// caddy sets an instance's Caddyfile outside its instance lock, and its SIGUSR1
+	// handler reads it after taking the lock: taking the lock here (stopping an instance
+	// that is in no list) orders the two for the race detector, as time does in CoreDNS.
+	(&caddy.Instance{}).Stop()
+	sigusr1Corefile.Store(contents + "# reloaded\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-shutdownSignal:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SIGUSR1 reload within 10 s")
+	}
+	time.Sleep(100 * time.Millisecond) // what caddy's reload does after the old instance's shutdown
+	reloaded := caddy.Instances()[0]
+	if reloaded == inst {
+		t.Fatal("the SIGUSR1 reload left the first instance running")
+	}
+
+	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM") // as caddy's SIGTERM handler does
+	t.Cleanup(func() { exiting.Store(false) })
+	sawShutdown := exiting.Load()
+	evs := stopAndList(t, reloaded, client)
+	reloaded.Stop()
+	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
+		t.Errorf("after a SIGUSR1 reload, the line logged during the lame duck was not reported (exiting set by ShutdownEvent: %v): %s", sawShutdown, describe(evs))
+	}
+}
+
+// The reload plugin's reloads (caddy's Restart, event hooks kept) set k8s_event up again
+// too: the line logged during the lame duck after one is reported once.
+func TestLineLoggedDuringTheLameDuckAfterAReloadIsReported(t *testing.T) {
+	withDirectives(t, "lameduck", "kubeapi", pluginName)
+	client := fakeAPI(t, true)
+	contents := strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck", 1)
+	inst := reload(t, startCoreDNS(t, contents), contents+"# reloaded\n")
+	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM")
+	t.Cleanup(func() { exiting.Store(false) })
+	evs := stopAndList(t, inst, client)
+	inst.Stop()
+	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
+		t.Errorf("after a reload, the line of the lame duck: %s", describe(evs))
 	}
 }

@@ -25,6 +25,7 @@ type pipeline struct {
 	opts      options
 	listener  *listener
 	settings  atomic.Pointer[settings] // what is reported now; nil for nothing
+	next      atomic.Pointer[settings] // a reload's, until caddy says its instance started
 	client    atomic.Pointer[apiClient]
 	hasClient chan struct{} // closed when the first client is set
 	cacheSize atomic.Int64  // CACHESIZE of the first settings used, for the life of the process
@@ -108,7 +109,7 @@ func (p *pipeline) waitClient(deadline time.Time) (kubernetes.Interface, error) 
 	}
 }
 
-// send records every line of the backlog, in order, until stop.
+// send records every line of the backlog, in order, until stop has counted what is left.
 func (p *pipeline) send() {
 	defer close(p.senderDone)
 	for {
@@ -116,14 +117,7 @@ func (p *pipeline) send() {
 		case ln := <-p.queue:
 			p.record(ln)
 		case <-p.stopping:
-			for {
-				select {
-				case ln := <-p.queue:
-					p.record(ln)
-				default:
-					return
-				}
-			}
+			return
 		}
 	}
 }
@@ -177,18 +171,20 @@ func (p *pipeline) resolve(outcome, reason string) {
 
 // stop ends the pipeline at the process's final shutdown: nothing more is admitted, and
 // what is on its way gets flushTimeout to be written; the rest is dropped and counted.
+// The sender records until then: a line a log call admits as the shutdown begins (it
+// read the settings just before) is written like the others, and the wait ends as soon
+// as nothing is left.
 func (p *pipeline) stop() {
 	p.stopOnce.Do(func() {
 		p.settings.Store(nil)
-		deadline := time.Now().Add(p.opts.flushTimeout)
-		close(p.stopping)
-		<-p.senderDone // never long: recording does not wait for the API
-		p.waitBacklog(deadline)
+		p.waitBacklog(time.Now().Add(p.opts.flushTimeout))
 		p.cancel() // calls still running end now, and count themselves
 		p.waitBacklog(time.Now().Add(100 * time.Millisecond))
 
 		left := p.inflight.Swap(stoppedBit)
 		droppedShutdown.Add(uint64(left))
+		close(p.stopping)
+		<-p.senderDone // what it left in the queue is counted in left
 		if p.chain != nil {
 			p.chain.broadcaster.Shutdown()
 		}

@@ -10,7 +10,8 @@ import (
 // the backlog is sent, whichever line's write the server answered. A line whose time
 // runs out first is dropped unsent (see write): the lines behind one given a longer wait
 // than it has left do not go out one after the other in the time the server asked to be
-// left alone.
+// left alone. The quiet lasts at most maxAge from the answer, the most a line logged by
+// then can still use: a longer one would only drop the lines logged after it.
 type quietPeriod struct {
 	mu    sync.Mutex
 	until time.Time

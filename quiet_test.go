@@ -2,6 +2,7 @@ package k8s_event
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -13,10 +14,14 @@ import (
 
 // A Retry-After longer than the time a line has left drops that line, and quiets the
 // lines behind it too: the API server asked for an hour without requests, and 20 lines
-// logged together, each with 15 minutes to go, are dropped without being sent.
+// logged together before its answer, each with less than 15 minutes to go, are dropped
+// without being sent: the quiet lasts the 15 minutes the newest of them could use.
 func TestRetryAfterBeyondALinesTimeQuietsTheLinesBehind(t *testing.T) {
 	srv := &apfServer{refusals: 1000, retryAfter: 3600}
 	p, clk := startAPFPipeline(t, srv, "k8s_event {\n rate 1 25\n}")
+	// The pipeline's clock a second ahead of the recorder's, which stamps the lines: the
+	// answer comes after they were logged.
+	clk.Step(time.Second)
 	// Similar lines aggregate from the 10th on: those are patches.
 	failed := func() float64 {
 		return testutil.ToFloat64(writesCount.WithLabelValues("create", "error")) + testutil.ToFloat64(writesCount.WithLabelValues("patch", "error"))
@@ -42,6 +47,8 @@ func TestRetryAfterBeyondALinesTimeQuietsTheLinesBehind(t *testing.T) {
 
 // Once the API server asked for quiet, a line is not sent before the quiet ends: one
 // whose time runs out first is dropped unsent, one with time left after it waits for it.
+// The quiet asked for, 10 minutes, is shorter than the lines behind can use (15 minutes
+// from being logged): it is kept whole.
 func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 	p, clk, _ := newTestPipeline(t, "k8s_event")
 	start := clk.Now()
@@ -56,11 +63,11 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
 	}
 
-	if _, reason, _ := p.write("create", event(start), call(apierrors.NewTooManyRequests("slow down", 3600))); reason != dropRetriesExhausted {
-		t.Fatalf("a line with 15 minutes left, asked to wait an hour: dropped for %q, want %q", reason, dropRetriesExhausted)
+	if _, reason, _ := p.write("create", event(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); reason != dropRetriesExhausted {
+		t.Fatalf("a line with 5 minutes left, asked to wait 10: dropped for %q, want %q", reason, dropRetriesExhausted)
 	}
-	if _, reason, _ := p.write("create", event(start.Add(time.Minute)), call(nil)); reason != dropRetriesExhausted {
-		t.Errorf("a line whose time ends within the quiet hour: dropped for %q, want %q", reason, dropRetriesExhausted)
+	if _, reason, _ := p.write("create", event(start.Add(-6*time.Minute)), call(nil)); reason != dropRetriesExhausted {
+		t.Errorf("a line whose time ends within the 10 quiet minutes: dropped for %q, want %q", reason, dropRetriesExhausted)
 	}
 	if len(sentAt) != 1 {
 		t.Errorf("%d requests, want 1: the second line's time ends before the quiet does", len(sentAt))
@@ -68,7 +75,7 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 
 	written := make(chan string, 1)
 	go func() {
-		_, reason, _ := p.write("create", event(start.Add(50*time.Minute)), call(nil))
+		_, reason, _ := p.write("create", event(start.Add(-time.Minute)), call(nil))
 		written <- reason
 	}()
 	var reason string
@@ -87,9 +94,38 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 		}
 	}
 	if reason != "" {
-		t.Errorf("a line with time left after the quiet hour dropped for %q, want it written", reason)
+		t.Errorf("a line with time left after the 10 quiet minutes dropped for %q, want it written", reason)
 	}
-	if len(sentAt) != 2 || sentAt[1].Before(start.Add(time.Hour)) {
-		t.Errorf("requests at %v, want the second one an hour or more after %v", sentAt, start)
+	if len(sentAt) != 2 || sentAt[1].Before(start.Add(10*time.Minute)) {
+		t.Errorf("requests at %v, want the second one 10 minutes or more after %v", sentAt, start)
+	}
+}
+
+// The quiet a Retry-After asks for lasts no longer than the lines behind it can use: one
+// 429 asking for 2147483647 seconds drops the line it answered, and a line logged 20
+// minutes later, when every line logged before the answer has run out of time, goes out
+// at once.
+func TestRetryAfterBoundedByWhatTheLinesBehindCanUse(t *testing.T) {
+	p, clk, _ := newTestPipeline(t, "k8s_event")
+	var sentAt []time.Time
+	call := func(answer error) eventCall {
+		return func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
+			sentAt = append(sentAt, clk.Now())
+			return &corev1.Event{}, answer
+		}
+	}
+	event := func(logged time.Time) *corev1.Event {
+		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
+	}
+
+	if _, reason, _ := p.write("create", event(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); reason != dropRetriesExhausted {
+		t.Fatalf("the line answered 429 with Retry-After %d: dropped for %q, want %q", math.MaxInt32, reason, dropRetriesExhausted)
+	}
+	clk.Step(20 * time.Minute)
+	if _, reason, err := p.write("create", event(clk.Now()), call(nil)); reason != "" {
+		t.Errorf("a line logged 20 minutes after a 429 with Retry-After %d: dropped for %q (%v), want it written", math.MaxInt32, reason, err)
+	}
+	if len(sentAt) != 2 || !sentAt[1].Equal(clk.Now()) {
+		t.Errorf("requests at %v, want the second one at once, at %v", sentAt, clk.Now())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
@@ -260,5 +261,85 @@ func TestFailedReloadAddingThePluginReportsNothing(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(linesCount.WithLabelValues("error")) - lines; got != 0 {
 		t.Errorf("%v lines selected by a configuration that did not start, want 0", got)
+	}
+}
+
+// takenPort holds a UDP port on the loopback for the test, for a reload to fail on.
+func takenPort(t *testing.T) int {
+	t.Helper()
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
+	return taken.LocalAddr().(*net.UDPAddr).Port
+}
+
+// A reload that adds k8s_event to a configuration without it, gets as far as starting
+// it, and then cannot listen leaves CoreDNS as it was: caddy tells only the running
+// instance's plugins that the reload failed, and the settings of the new one wait for
+// caddy to say it started. Nothing is selected, nothing reaches the failed
+// configuration's connection, and its CACHESIZE is not the process's.
+func TestFailedReloadAddingThePluginAfterStartReportsNothing(t *testing.T) {
+	port := takenPort(t)
+	clients := clientPerStart(t)
+	inst := startCoreDNS(t, corefile(""))
+	defer stopCoreDNS(t, inst)
+	lines := testutil.ToFloat64(linesCount.WithLabelValues("error"))
+
+	bad := corefile("k8s_event {\n rate 1 256 64\n }") + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
+	if _, err := inst.Restart(input(bad)); err == nil {
+		t.Fatal("expected the reload to fail on the taken port")
+	}
+	if len(*clients) != 1 {
+		t.Fatalf("the failed configuration did not get as far as starting k8s_event (%d clients)", len(*clients))
+	}
+	errorsLog.Error("logged by the configuration that has no k8s_event")
+	if got := testutil.ToFloat64(linesCount.WithLabelValues("error")) - lines; got != 0 {
+		t.Errorf("%v lines selected by a configuration that never served, want 0", got)
+	}
+	if reporting() {
+		t.Error("the pipeline reports after a failed reload that would have added k8s_event")
+	}
+	process.Lock()
+	size := process.p.cacheSize.Load()
+	process.Unlock()
+	if size != 0 {
+		t.Errorf("CACHESIZE %d fixed by a configuration that never served", size)
+	}
+	time.Sleep(100 * time.Millisecond) // a line selected would be on its way by now
+	if got := events(t, (*clients)[0], testNS); len(got) != 0 {
+		t.Errorf("the failed configuration's connection got %s, want nothing", describe(got))
+	}
+}
+
+// A reload that fails beside another that succeeds (the reload plugin and SIGUSR1 at
+// once): the failed reload's callbacks read caddy's instance list in a way the race
+// detector accepts, and the configuration that serves in the end reports.
+func TestFailedReloadBesideAnotherReload(t *testing.T) {
+	port := takenPort(t)
+	client := fakeAPI(t, true)
+	good := corefile("k8s_event {\n rate 1 256\n }")
+	bad := good + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
+	inst := startCoreDNS(t, good)
+	for i := range 10 {
+		reloaded := make(chan *caddy.Instance)
+		go func() {
+			next, err := inst.Restart(input(good + fmt.Sprintf("# %d\n", i)))
+			if err != nil {
+				t.Errorf("reload %d beside the failing one: %v", i, err)
+			}
+			reloaded <- next
+		}()
+		if _, err := inst.Restart(input(bad)); err == nil {
+			t.Fatal("expected the reload to fail on the taken port")
+		}
+		inst = <-reloaded
+	}
+	errorsLog.Error("after the reloads")
+	evs := stopAndList(t, inst, client)
+	inst.Stop()
+	if n, _ := countMessage(evs, "plugin/errors: after the reloads"); n != 1 {
+		t.Errorf("the serving configuration's line: %s", describe(evs))
 	}
 }

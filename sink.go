@@ -125,10 +125,10 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 
 // write makes one Events API call for e, retrying the failures worth it (see failures)
 // with capped exponential backoff, or the server's Retry-After if longer, each wait
-// lengthened by jitter. No try, the
-// first included, starts more than maxAge after the line was logged (e's last timestamp,
-// see stamped); each try is bounded by apiTimeout. No try is sent while the API server's latest Retry-After, for whichever
-// line, runs (see quietPeriod). It returns the drop reason when it gives up: rejected,
+// lengthened by jitter. No try, the first included, starts more than maxAge after the
+// line was logged (e's last timestamp, see stamped); each try is bounded by apiTimeout.
+// No try is sent while the API server's latest Retry-After, for whichever line, runs,
+// up to maxAge (see quietPeriod). It returns the drop reason when it gives up: rejected,
 // retries_exhausted or shutdown.
 func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.Event, string, error) {
 	clk := p.opts.clock
@@ -138,7 +138,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 	var lastErr error // the latest try's failure
 	for {
 		if until := p.quiet.end(); clk.Now().Before(until) {
-			if until.After(deadline) {
+			if !until.Before(deadline) { // no time left to send it once the quiet ends
 				return nil, dropRetriesExhausted, quietError{until}
 			}
 			if !p.sleep(until.Sub(clk.Now())) {
@@ -161,12 +161,12 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 			cancel()
 			countWrite(verb, err)
 			if err == nil {
-				return out, "", nil
+				return asRecorded(out, e), "", nil
 			}
 			if verb == "create" && seen.ownEvent(err) {
 				// An earlier try was stored and its answer lost. Returned as written, the
 				// event's name goes to the correlator, which patches it for a repeat.
-				return sent, "", nil
+				return asRecorded(sent, e), "", nil
 			}
 			if !seen.retryable(err) {
 				return nil, dropRejected, err
@@ -178,7 +178,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		backoff = p.opts.retry.next(backoff)
 		if d, ok := apierrors.SuggestsClientDelay(err); ok {
 			asked := time.Duration(d) * time.Second
-			p.quiet.extend(clk.Now().Add(asked))
+			p.quiet.extend(clk.Now().Add(min(asked, p.opts.maxAge)))
 			backoff = max(backoff, asked)
 		}
 		wait := p.opts.retry.jittered(backoff)
@@ -249,6 +249,21 @@ func (p *pipeline) complete(e *corev1.Event) *corev1.Event {
 		c.Annotations[pluginAnnotation] = plugin
 	}
 	c.Source.Component = source
+	return &c
+}
+
+// asRecorded returns out, the Event the API stored for e, with the fields complete may
+// have changed put back as they were in e: client-go's correlator files the Event the sink
+// returns under a key made of them, and looks the next line up under the key of the
+// Event it recorded. With two keys a written line would take two of the CACHESIZE
+// entries, and a repeat would not find the Event to patch.
+func asRecorded(out, e *corev1.Event) *corev1.Event {
+	if out == nil || (out.Source == e.Source && out.InvolvedObject.UID == e.InvolvedObject.UID) {
+		return out
+	}
+	c := *out
+	c.Source = e.Source
+	c.InvolvedObject.UID = e.InvolvedObject.UID
 	return &c
 }
 

@@ -66,7 +66,7 @@ func dnsAndLatency(ctx context.Context, o options, t *table) error {
 	if _, err := exec.LookPath("dnsperf"); err != nil {
 		return errors.New("dnsperf is not installed (Debian package dnsperf; `make bench` installs it)")
 	}
-	cp, err := devenv.StartControlPlane(o.binDir)
+	cp, err := devenv.StartControlPlane(ctx, o.binDir)
 	if err != nil {
 		return err
 	}

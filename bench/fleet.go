@@ -56,7 +56,7 @@ func runFleetMode(ctx context.Context, o options, mode fleetMode) ([]fleetResult
 	if mode.qps > 0 {
 		opts = append(opts, devenv.WithEventRateLimit(mode.qps, mode.burst))
 	}
-	cp, err := devenv.StartControlPlane(o.binDir, opts...)
+	cp, err := devenv.StartControlPlane(ctx, o.binDir, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -41,10 +41,21 @@ func sharedCluster(t *testing.T) *cluster {
 // for a test that stops the API server or changes what CoreDNS may do.
 func startOwnCluster(t *testing.T, manifests ...string) *cluster {
 	t.Helper()
-	cl, err := setUpCluster(timeout(t, 30*time.Second), startControlPlane(t), manifests...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return ownCluster(t, false, nil, manifests...)
+}
+
+// ownCluster is startOwnCluster with kube-apiserver options; with first, its set-up goes
+// before the others waiting (see slots.acquire).
+func ownCluster(t *testing.T, first bool, opts []devenv.Option, manifests ...string) *cluster {
+	t.Helper()
+	defer startSlots.acquire(t, first)()
+	cp := launchControlPlane(t, opts...)
+	var cl *cluster
+	setUp(t, "applying "+strings.Join(append([]string{"deploy/rbac.yaml"}, manifests...), ", ")+" and getting a coredns token",
+		func(ctx context.Context) (err error) {
+			cl, err = setUpCluster(ctx, cp, manifests...)
+			return err
+		})
 	return cl
 }
 
@@ -55,11 +66,19 @@ func kubernetesRole() string { return "testdata/kubernetes-clusterrole.yaml" }
 // startControlPlane starts a bare control plane for t alone, stopped when t ends.
 func startControlPlane(t *testing.T, opts ...devenv.Option) *devenv.ControlPlane {
 	t.Helper()
+	defer startSlots.acquire(t, false)()
+	return launchControlPlane(t, opts...)
+}
+
+// launchControlPlane is startControlPlane for a caller that holds a set-up slot.
+func launchControlPlane(t *testing.T, opts ...devenv.Option) *devenv.ControlPlane {
+	t.Helper()
 	requireSuite(t)
-	cp, err := devenv.StartControlPlane(suite.paths.BinDir, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var cp *devenv.ControlPlane
+	setUp(t, "starting a control plane of the test's own", func(ctx context.Context) (err error) {
+		cp, err = devenv.StartControlPlane(ctx, suite.paths.BinDir, opts...)
+		return err
+	})
 	t.Cleanup(func() {
 		if err := cp.Stop(); err != nil {
 			t.Errorf("stopping the test's control plane: %v", err)
@@ -99,10 +118,12 @@ func (cl *cluster) newPod(t *testing.T) *corev1.Pod {
 		}
 		return '-'
 	}, strings.ToLower(t.Name()[:min(len(t.Name()), 50)])), "-")
-	pod, err := cl.cp.CoreDNSPod(timeout(t, 30*time.Second), fmt.Sprintf("%s-%d", name, podSeq.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	name = fmt.Sprintf("%s-%d", name, podSeq.Add(1))
+	var pod *corev1.Pod
+	setUp(t, "creating Pod "+name, func(ctx context.Context) (err error) {
+		pod, err = cl.cp.CoreDNSPod(ctx, name)
+		return err
+	})
 	return pod
 }
 
@@ -160,10 +181,11 @@ func (cl *cluster) eventWithUID(t *testing.T, pod *corev1.Pod, addr string, d ti
 // kubectl runs kubectl as the admin and returns its output.
 func (cl *cluster) kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := cl.cp.Kubectl(timeout(t, 30*time.Second), args...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var out string
+	setUp(t, "kubectl "+strings.Join(args, " "), func(ctx context.Context) (err error) {
+		out, err = cl.cp.Kubectl(ctx, args...)
+		return err
+	})
 	return out
 }
 

@@ -14,19 +14,15 @@ import (
 
 // The helpers of this file fail the test instead of returning an error.
 
-const (
-	readyTimeout   = 30 * time.Second // CoreDNS start-up, until its banner
-	outputTailSize = 150              // lines of CoreDNS output printed when a test fails
-)
+const outputTailSize = 150 // lines of CoreDNS output printed when a test fails
 
 // startCoreDNS runs ./coredns on corefile with env and waits until it serves. It is
 // stopped when the test ends, and its output printed if the test failed.
 func startCoreDNS(t *testing.T, corefile string, env ...string) *devenv.CoreDNS {
 	t.Helper()
+	defer startSlots.acquire(t, false)()
 	c := launchCoreDNS(t, corefile, env...)
-	if err := c.WaitReady(timeout(t, readyTimeout)); err != nil {
-		t.Fatal(err)
-	}
+	setUp(t, "CoreDNS serving (its start-up banner)", c.WaitReady)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -38,11 +39,11 @@ func installDeploy(t *testing.T) *installedCluster {
 	t.Helper()
 	kc := startKubeadmCluster(t, kubeadmConfig(t, "cluster.local"))
 	kc.install(t)
-	ctx := timeout(t, time.Minute)
-	kubeconfig, err := kc.cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var kubeconfig string
+	setUp(t, "a token of the coredns ServiceAccount", func(ctx context.Context) (err error) {
+		kubeconfig, err = kc.cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
+		return err
+	})
 	return &installedCluster{&cluster{cp: kc.cp, kubeconfig: kubeconfig}, kc.deployment(t)}
 }
 
@@ -55,7 +56,7 @@ func (ic *installedCluster) createPod(t *testing.T, name string) *corev1.Pod {
 	pod.Name, pod.Namespace = name, devenv.CoreDNSNamespace
 	pod.Spec.NodeName = nodeName
 	pod.Spec.AutomountServiceAccountToken = new(false)
-	created, err := ic.cp.AdminClient().CoreV1().Pods(devenv.CoreDNSNamespace).Create(timeout(t, 30*time.Second), pod, metav1.CreateOptions{})
+	created, err := ic.cp.AdminClient().CoreV1().Pods(devenv.CoreDNSNamespace).Create(setUpContext(t), pod, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 	corev1 "k8s.io/api/core/v1"
@@ -29,7 +28,7 @@ func TestKubeadmAddonStepStopsOnOurTag(t *testing.T) {
 	kc.install(t)
 	cm, d := kc.configMap(t), kc.deployment(t)
 
-	out, err := suite.paths.KubeadmCoreDNS(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), kc.dir, kc.cfg)
+	out, err := suite.paths.KubeadmCoreDNS(setUpContext(t), kc.cp.AdminKubeconfig(), kc.dir, kc.cfg)
 	if err == nil || !strings.Contains(err.Error(), "start version '"+imageTag(installImage)+"' not supported") {
 		t.Errorf("kubeadm's addon step on the installed plugin: %v\n%s\nwant it to fail: start version %q not supported", err, out, imageTag(installImage))
 	}
@@ -110,19 +109,19 @@ func TestKubeadmUpgradePreflight(t *testing.T) {
 	// cluster, retrying while there is none: an empty kubeadm-config ends it at once.
 	plan += " --kubeconfig " + kc.cp.AdminKubeconfig()
 	kubeadmConfigMap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: devenv.CoreDNSNamespace}}
-	if _, err := kc.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Create(timeout(t, 30*time.Second), kubeadmConfigMap, metav1.CreateOptions{}); err != nil {
+	if _, err := kc.cp.AdminClient().CoreV1().ConfigMaps(devenv.CoreDNSNamespace).Create(setUpContext(t), kubeadmConfigMap, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The step after the preflight: the output says whether plan got there.
 	const next = `Reading configuration from the "kubeadm-config" ConfigMap`
 	without := strings.Join(strings.Fields(ignorePreflight.ReplaceAllString(plan, "")), " ")
-	out, err := suite.paths.RunCommand(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), without, nil)
+	out, err := suite.paths.RunCommand(setUpContext(t), kc.cp.AdminKubeconfig(), without, nil)
 	for _, check := range checks {
 		if err == nil || !strings.Contains(out, "[ERROR "+check+"]") || strings.Contains(out, next) {
 			t.Errorf("%s: want its preflight to stop on [ERROR %s]; it printed:\n%s", without, check, out)
 		}
 	}
-	out, _ = suite.paths.RunCommand(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), plan, nil)
+	out, _ = suite.paths.RunCommand(setUpContext(t), kc.cp.AdminKubeconfig(), plan, nil)
 	for _, check := range checks {
 		if strings.Contains(out, "[ERROR "+check+"]") || !strings.Contains(out, "[WARNING "+check+"]") || !strings.Contains(out, next) {
 			t.Errorf("%s: want [WARNING %s], not [ERROR %s], and its preflight passed; it printed:\n%s", plan, check, check, out)

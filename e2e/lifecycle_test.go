@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -52,20 +53,22 @@ func startKubeadmCluster(t *testing.T, cfg devenv.KubeadmConfig) *kubeadmCluster
 // kubeadmAddon runs kubeadm's CoreDNS addon step with cfg and fails t if it fails.
 func (kc *kubeadmCluster) kubeadmAddon(t *testing.T, cfg devenv.KubeadmConfig) string {
 	t.Helper()
-	out, err := suite.paths.KubeadmCoreDNS(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), kc.dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var out string
+	setUp(t, "kubeadm's CoreDNS addon step", func(ctx context.Context) (err error) {
+		out, err = suite.paths.KubeadmCoreDNS(ctx, kc.cp.AdminKubeconfig(), kc.dir, cfg)
+		return err
+	})
 	return out
 }
 
 // run runs one README command as the admin, with vars for its placeholders.
 func (kc *kubeadmCluster) run(t *testing.T, command string, vars map[string]string) string {
 	t.Helper()
-	out, err := suite.paths.RunCommand(timeout(t, time.Minute), kc.cp.AdminKubeconfig(), command, vars)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var out string
+	setUp(t, "the README's command "+command, func(ctx context.Context) (err error) {
+		out, err = suite.paths.RunCommand(ctx, kc.cp.AdminKubeconfig(), command, vars)
+		return err
+	})
 	t.Logf("%s\n%s", command, strings.TrimSpace(out))
 	return out
 }

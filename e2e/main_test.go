@@ -12,6 +12,7 @@ package e2e
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"os"
 	"testing"
@@ -39,8 +40,17 @@ func runSuite(m *testing.M) int {
 	if suite.paths, suite.err = devenv.FindPaths(); suite.err != nil {
 		return m.Run()
 	}
+	// The suite's set-up may take as long as the machine needs: until a minute before
+	// -timeout, which then stops the control plane.
+	ctx := context.Background()
+	timeout := flag.Lookup("test.timeout").Value.(flag.Getter).Get().(time.Duration)
+	if timeout > 2*time.Minute {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout-cleanupMargin)
+		defer cancel()
+	}
 	began := time.Now()
-	cp, err := devenv.StartControlPlane(suite.paths.BinDir)
+	cp, err := devenv.StartControlPlane(ctx, suite.paths.BinDir)
 	if suite.err = err; err != nil {
 		return m.Run()
 	}
@@ -52,12 +62,14 @@ func runSuite(m *testing.M) int {
 	// Neither Ctrl-C nor -timeout, which kill the test binary, may leave etcd and
 	// kube-apiserver running.
 	defer cp.StopOnSignal()()
-	if d := flag.Lookup("test.timeout").Value.(flag.Getter).Get().(time.Duration); d > time.Minute {
-		defer time.AfterFunc(d-30*time.Second, func() { cp.Stop() }).Stop()
+	if timeout > time.Minute {
+		defer time.AfterFunc(timeout-30*time.Second, func() { cp.Stop() }).Stop()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	suite.shared, suite.err = setUpCluster(ctx, cp)
+	suite.shared, err = setUpCluster(ctx, cp)
+	if err != nil {
+		suite.err = fmt.Errorf("set-up: applying deploy/rbac.yaml to the shared cluster and getting a coredns token: failed after %v: %w",
+			time.Since(began).Round(time.Millisecond), err)
+	}
 	log.Printf("control plane ready after %v", time.Since(began).Round(time.Millisecond))
 	return m.Run()
 }

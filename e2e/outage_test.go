@@ -59,9 +59,7 @@ func TestAPIServerOutage(t *testing.T) {
 		}
 		time.Sleep(queryPace)
 	}
-	if err := cl.cp.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
+	setUp(t, "restarting kube-apiserver", cl.cp.StartAPIServer)
 	t.Logf("kube-apiserver down for %v: %d local-zone queries answered, %d failed", time.Since(down).Round(time.Millisecond), answered, len(failures))
 	if len(failures) > 0 {
 		t.Errorf("%d local-zone queries failed during the outage, the first: %v", len(failures), failures[0])
@@ -105,7 +103,7 @@ func TestAPIServerOutage(t *testing.T) {
 func TestOutageLongerThanClientGoRetries(t *testing.T) {
 	t.Parallel()
 	const longOutage = 160 * time.Second
-	cl := startOwnCluster(t)
+	cl := ownCluster(t, true, nil)
 	pod := cl.newPod(t)
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective(), prometheusDirective(metricsAddr))
@@ -126,9 +124,7 @@ func TestOutageLongerThanClientGoRetries(t *testing.T) {
 		failQuery(t, addr, name)
 	}
 	time.Sleep(time.Until(down.Add(longOutage)))
-	if err := cl.cp.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
+	setUp(t, "restarting kube-apiserver", cl.cp.StartAPIServer)
 	recovered := time.Now()
 	evs := cl.waitEvents(t, pod, time.Minute, "an event for every line logged during the outage", func(evs []corev1.Event) bool {
 		for name := range logged {

@@ -40,9 +40,7 @@ func TestStartedWhileAPIServerDown(t *testing.T) {
 	unsynced := waitLine(t, c, 30*time.Second, "the kubernetes plugin's start-up warning", func(l string) bool {
 		return strings.Contains(l, "[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes API")
 	})
-	if err := cl.cp.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
+	setUp(t, "restarting kube-apiserver", cl.cp.StartAPIServer)
 	evs := cl.waitEvents(t, pod, 90*time.Second, "the start-up warning as an event", func(evs []corev1.Event) bool {
 		return len(withMessage(evs, "plugin/kubernetes: starting server with unsynced Kubernetes API")) > 0
 	})
@@ -90,7 +88,7 @@ func TestAPIWarningsAreNotReported(t *testing.T) {
 	if err := os.WriteFile(policy, []byte(warnOnEvents), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.cp.Apply(timeout(t, 30*time.Second), policy); err != nil {
+	if err := cl.cp.Apply(setUpContext(t), policy); err != nil {
 		t.Fatal(err)
 	}
 	waitForWarning(t, cl.cp)

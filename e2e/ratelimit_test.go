@@ -17,10 +17,7 @@ import (
 // every admitted line becomes its event.
 func TestEventRateLimit(t *testing.T) {
 	t.Parallel()
-	cl, err := setUpCluster(timeout(t, 30*time.Second), startControlPlane(t, devenv.WithEventRateLimit(1, 3)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := ownCluster(t, false, []devenv.Option{devenv.WithEventRateLimit(1, 3)})
 	pod := cl.newPod(t)
 	metricsAddr := freeAddr(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, true), k8sEventDirective("rate 1 10"), prometheusDirective(metricsAddr))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,4 +232,46 @@ func httpGet(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// TestLameDuckAfterSIGUSR1Reload: caddy's SIGUSR1 reload removes every event hook before
+// it starts the new configuration, and puts them back only if that fails. After one,
+// SIGTERM still leaves the reporting on through the health plugin's lame duck: a query
+// that fails while CoreDNS still answers is reported, by the final flush, before CoreDNS
+// exits.
+func TestLameDuckAfterSIGUSR1Reload(t *testing.T) {
+	t.Parallel()
+	cl := sharedCluster(t)
+	pod := cl.newPod(t)
+	addr, healthAddr := freeAddr(t), freeAddr(t)
+	forward := failingForward(t)
+	corefile := func(i int) string {
+		return serverBlock(rootZone(addr), fmt.Sprintf("health %s {\n    lameduck 3s\n}", healthAddr),
+			"errors", forward, cl.kubeapi(), k8sEventDirective("rate 1 256")) + fmt.Sprintf("# %d\n", i)
+	}
+	c := startCoreDNS(t, corefile(0), podEnv(pod, true)...)
+	reload(t, c, corefile(1))
+	waitOutput(t, c, reloadTimeout, "the SIGUSR1 reload", func(l []string) bool {
+		return countLines(l, "[INFO] ", "Reloading complete") >= 1
+	})
+
+	if err := c.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, c, 10*time.Second, "the lame duck", func(l []string) bool {
+		return countLines(l, "[INFO] ", "Going into lameduck mode") >= 1
+	})
+	failQuery(t, addr, "during-lame-duck.example.org.")
+	if code, err := c.WaitExit(timeout(t, 30*time.Second)); err != nil || code != 0 {
+		t.Fatalf("CoreDNS after SIGTERM: exit code %d, %v", code, err)
+	}
+	const line = "plugin/errors: 2 during-lame-duck.example.org. A: "
+	evs := cl.events(t, pod)
+	found := false
+	for _, e := range withReason(evs, reasonError) {
+		found = found || strings.HasPrefix(e.Message, line)
+	}
+	if !found {
+		t.Errorf("after a SIGUSR1 reload, the line logged during the lame duck (%q...) was not reported before CoreDNS exited:\n%s", line, devenv.FormatEvents(evs))
+	}
 }

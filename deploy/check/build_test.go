@@ -283,8 +283,8 @@ func TestReleaseWorkflow(t *testing.T) {
 		}
 		return false
 	}
-	if !has(`(?m)^\s*make coredns `) {
-		t.Error("release.yml does not build the binaries with make coredns")
+	if !has(`(?m)^\s*make release-binaries `) {
+		t.Error("release.yml does not build the binaries with make release-binaries (make coredns for each platform)")
 	}
 	if !has(`(?m)^\s*make push-image `) {
 		t.Error("release.yml does not publish the image with make push-image")

@@ -5,7 +5,7 @@
 //
 // Run them with `make node` (root, Linux). The tests share one node and run one after
 // another, each leaving CoreDNS serving; after the last, TestMain checks that the node
-// left nothing on the host.
+// left nothing on the host, run as on a fresh machine.
 package node
 
 import (
@@ -42,11 +42,23 @@ func TestMain(m *testing.M) {
 }
 
 // runSuite starts the node, installs CoreDNS on it, runs the tests, stops the node and
-// checks the host is as it was. A suite that cannot run still runs its tests, which fail
-// saying why: a node test that cannot run is a failure, never a skip.
+// checks the host is as it was, as on a fresh machine: what a fresh machine lacks
+// (freshHostPaths) is moved aside for the run, so the check sees the node make it. A
+// suite that cannot run still runs its tests, which fail saying why: a node test that
+// cannot run is a failure, never a skip.
 func runSuite(m *testing.M) (code int) {
 	// What a run that was killed left behind is not this run's.
 	if suite.err = node.CleanStale(); suite.err != nil {
+		return m.Run()
+	}
+	putBack, err := moveAsideFreshHostPaths()
+	defer func() {
+		if err := putBack(); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+			code = 1
+		}
+	}()
+	if suite.err = err; err != nil {
 		return m.Run()
 	}
 	before := node.ReadHostState()
@@ -75,7 +87,7 @@ func runSuite(m *testing.M) (code int) {
 	if suite.err = err; err != nil {
 		return m.Run()
 	}
-	defer stopBeforeKilled(n)()
+	defer stopBeforeKilled(n, putBack)()
 	suite.node, suite.client = n, n.AdminClient()
 	log.Printf("node Ready in %v", time.Since(began).Round(time.Second))
 	if suite.err = installCoreDNS(ctx); suite.err != nil {
@@ -86,10 +98,11 @@ func runSuite(m *testing.M) (code int) {
 	return m.Run()
 }
 
-// stopBeforeKilled stops the node and exits when the test binary is about to be killed
-// (-timeout, 30 s before it) or is interrupted (SIGINT, SIGTERM): the containers and the
-// host's changes would outlive it otherwise. The function it returns stops watching.
-func stopBeforeKilled(n *node.Node) (cancel func()) {
+// stopBeforeKilled stops the node, puts back what was moved aside and exits when the
+// test binary is about to be killed (-timeout, 30 s before it) or is interrupted (SIGINT,
+// SIGTERM): the containers and the host's changes would outlive it otherwise. The
+// function it returns stops watching.
+func stopBeforeKilled(n *node.Node, putBack func() error) (cancel func()) {
 	sigs, done := make(chan os.Signal, 1), make(chan struct{})
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	var timer <-chan time.Time
@@ -107,6 +120,9 @@ func stopBeforeKilled(n *node.Node) (cancel func()) {
 		}
 		if err := n.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping the node:", err)
+		}
+		if err := putBack(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 		os.Exit(1)
 	}()

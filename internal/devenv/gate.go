@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -31,16 +32,20 @@ func newGate(target string) (*gate, error) {
 }
 
 // openWhenReady waits until the API server answers /readyz, through direct, and opens
-// the gate.
-func (g *gate) openWhenReady(direct *rest.Config) error {
+// the gate. It waits until ctx ends, or startLimit without a deadline.
+func (g *gate) openWhenReady(ctx context.Context, direct *rest.Config) error {
 	c, err := rest.HTTPClientFor(direct)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, startLimit(ctx))
 	defer cancel()
 	for {
-		resp, err := c.Get(strings.TrimSuffix(direct.Host, "/") + "/readyz")
+		var resp *http.Response
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(direct.Host, "/")+"/readyz", nil)
+		if err == nil {
+			resp, err = c.Do(req)
+		}
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -49,7 +54,10 @@ func (g *gate) openWhenReady(direct *rest.Config) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kube-apiserver not ready: %v", err)
+			if err == nil {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return fmt.Errorf("kube-apiserver not ready (/readyz): %v", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

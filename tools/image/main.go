@@ -7,8 +7,11 @@
 //	image pause -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image dnsprobe -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z
+//	image registry -run COMMAND
+//	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z
 //
-// The Makefile's image, pause-image and push-image targets run it; recipe.go says what
+// The Makefile's image, pause-image and push-image targets run it, and release-check
+// runs push-image against registry, then pulled (registry.go); recipe.go says what
 // each image holds.
 package main
 
@@ -36,15 +39,19 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe or push")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, registry or pulled")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
 		return build(cmd, args)
 	case "push":
 		return pushTar(args)
+	case "registry":
+		return withRegistry(args)
+	case "pulled":
+		return pulledCheck(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe or push", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, registry or pulled", cmd)
 	}
 }
 

@@ -8,9 +8,16 @@
 // The test process reaches the node through Dial and InNetNS, and commands through
 // Command (nsenter).
 //
+// Everything runs inside a mount namespace of its own as well, held by a file of the
+// node's directory: the paths the kubelet, containerd and CNI write whatever their flags
+// say (/var/lib/kubelet, /var/log/containers, /run/containerd, /etc/cni, ...) are the
+// node's own directories there, the Pods' volumes and root filesystems are mounted there
+// only, and what a program adds to /var/lib, /var/log, /run, /etc or /opt stays there, so
+// none of it reaches the host. Command enters both namespaces.
+//
 // What the node changes outside its directory is recorded before it starts and put back
 // by Stop, also after a failed start: the kernel settings kubelet sets, the cgroups under
-// CgroupRoot, the Pods' network namespaces, mounts, and CNI's state. Start cleans up what
+// CgroupRoot, the network namespace, the mounts holding the namespaces. Start cleans up what
 // a run that was killed left behind; Leftovers lists anything still there, for the test
 // that checks it.
 package node

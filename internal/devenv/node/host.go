@@ -23,10 +23,10 @@ var kubeletSysctls = []string{
 // which it makes kubepods and runc the Pods' cgroups.
 const CgroupRoot = "k8s-event-node"
 
-// watchedDirs are where programs put their state by default (containerd's /opt/containerd,
-// kubelet's /var/lib/kubelet, CNI's /etc/cni): the node gives each program a directory of
-// its own, and the host check sees anything left in these.
-var watchedDirs = []string{"/", "/opt", "/etc", "/var/lib", "/var/log"}
+// watchedDirs are where programs put their state by default (containerd's /opt/containerd
+// and /run/containerd, kubelet's /var/lib/kubelet, CNI's /etc/cni): the host check sees
+// anything left in these.
+var watchedDirs = []string{"/", "/opt", "/etc", "/var/lib", "/var/log", "/run"}
 
 const (
 	cgroupFS   = "/sys/fs/cgroup"
@@ -201,7 +201,8 @@ func programName(pid string) string {
 }
 
 // ofNode tells whether process pid belongs to a node: its command line names the node's
-// directory, or its cgroup is under CgroupRoot, or it is in the node's network namespace.
+// directory, or its cgroup is under CgroupRoot, or it is in the node's network or mount
+// namespace.
 func ofNode(pid string) bool {
 	cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
 	if strings.Contains(string(cmdline), stateDir()) {
@@ -211,8 +212,13 @@ func ofNode(pid string) bool {
 	if strings.Contains(string(cg), "/"+CgroupRoot+"/") {
 		return true
 	}
-	var own, its unixStat
-	return statIno(netnsPath, &own) == nil && statIno(filepath.Join("/proc", pid, "ns/net"), &its) == nil && own == its
+	return sameNS(netnsPath, filepath.Join("/proc", pid, "ns/net")) || sameNS(mountNSPath(), filepath.Join("/proc", pid, "ns/mnt"))
+}
+
+// sameNS tells whether the namespace files a and b are the same namespace.
+func sameNS(a, b string) bool {
+	var sa, sb unixStat
+	return statIno(a, &sa) == nil && statIno(b, &sb) == nil && sa == sb
 }
 
 // restoreHost puts back what the node changed on the host, as recorded in before, once

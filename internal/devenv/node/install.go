@@ -36,7 +36,7 @@ func (n *Node) RunReadme(ctx context.Context, paths devenv.Paths, heading string
 		if err != nil {
 			return err
 		}
-		cmd.Args = append([]string{nsenter, "--net=" + netnsPath, "--"}, cmd.Args...)
+		cmd.Args = append(append(append([]string{nsenter}, nsenterArgs()...), "--"), cmd.Args...)
 		cmd.Path = nsenter
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("the README's %q: %v\n%s", c, err, out)

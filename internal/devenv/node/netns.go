@@ -114,8 +114,9 @@ func Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	return conn, err
 }
 
-// Command is name with args run inside the node's network namespace (and no other
-// namespace of its own, so kubelet's mounts are containerd's).
+// Command is name with args run inside the node's network and mount namespaces, the
+// namespaces every program of the node shares (kubelet's mounts are containerd's), in the
+// working directory the command is given (its Dir).
 func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + netnsPath, "--", name}, args...)...)
+	return exec.CommandContext(ctx, "nsenter", append(append(nsenterArgs(), "--", name), args...)...)
 }

@@ -80,7 +80,7 @@ func Start(ctx context.Context, binDir string, images Images) (_ *Node, err erro
 	if err := os.WriteFile(n.path("host-state.json"), saved, 0o644); err != nil {
 		return n, err
 	}
-	steps := []func() error{n.makeTokens, n.writeServiceAccountKey, n.writeConfig, makeCgroups, createNetNS}
+	steps := []func() error{n.makeTokens, n.writeServiceAccountKey, n.writeConfig, makeCgroups, createNetNS, createMountNS}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return n, err
@@ -147,11 +147,11 @@ func (n *Node) startContainerd(ctx context.Context) error {
 		return err
 	}
 	for _, img := range append([]Image{n.images.Pause}, n.images.Others...) {
-		out, err := exec.CommandContext(ctx, "ctr", "--address", n.containerdSocket(), "-n", "k8s.io", "images", "import", "--all-platforms", "--no-unpack=false", img.File).CombinedOutput()
+		out, err := Command(ctx, "ctr", "--address", n.containerdSocket(), "-n", "k8s.io", "images", "import", "--all-platforms", "--no-unpack=false", img.File).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("importing %s: %v: %s", img.File, err, out)
 		}
-		out, err = exec.CommandContext(ctx, "ctr", "--address", n.containerdSocket(), "-n", "k8s.io", "images", "check", "name=="+img.Name).CombinedOutput()
+		out, err = Command(ctx, "ctr", "--address", n.containerdSocket(), "-n", "k8s.io", "images", "check", "name=="+img.Name).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), img.Name) {
 			return fmt.Errorf("image %s is not in containerd after importing %s: %v: %s", img.Name, img.File, err, out)
 		}

@@ -74,7 +74,7 @@ func (d *demo) startCluster(ctx context.Context) (err error) {
 // and a token of its ServiceAccount.
 func (d *demo) startLocal(ctx context.Context) (*cluster, error) {
 	d.say("starting etcd and kube-apiserver")
-	cp, err := devenv.StartControlPlane(d.paths.BinDir)
+	cp, err := devenv.StartControlPlane(ctx, d.paths.BinDir)
 	if err != nil {
 		return nil, err
 	}
