@@ -1,12 +1,5 @@
 package k8s_event
 
-// line is a log line on its way to the Events API.
-type line struct {
-	level   level
-	prefix  string // the logger's, "plugin/NAME: "
-	message string
-}
-
 // selfPrefix is this plugin's own logger: its lines are never reported, so a failing
 // event write cannot feed on itself.
 var selfPrefix = loggerPrefix(pluginName)
@@ -36,7 +29,7 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 		droppedRateLimited.Inc()
 		return
 	}
-	l.p.enqueue(s, line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)})
+	l.p.backlog.enqueue(line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)}, s.backlog())
 }
 
 // Debug implements the clog.Listener interface.
@@ -77,18 +70,4 @@ func (l *listener) Fatal(prefix string, v ...any) { l.report(levelFatal, prefix,
 // Fatalf implements the clog.Listener interface.
 func (l *listener) Fatalf(prefix, format string, v ...any) {
 	l.report(levelFatal, prefix, format, v, true)
-}
-
-// enqueue hands an admitted line to the sender, or drops it when the backlog of lines on
-// their way is full: the backlog holds lines until the API takes them, during an outage
-// too, and its bound is what keeps the memory bounded.
-func (p *pipeline) enqueue(s *settings, ln line) {
-	if !p.take(s.backlog()) {
-		return
-	}
-	select {
-	case p.queue <- ln: // never full: the channel holds maxBacklog, and inflight counts it
-	default:
-		p.resolve("", dropQueueFull)
-	}
 }

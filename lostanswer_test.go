@@ -112,7 +112,7 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 	before := readOutcomes()
 
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s: the event exists", got, want)
 	}
@@ -123,7 +123,7 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 	}
 
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	sent := api.sent()
 	if len(sent) != 3 || sent[0] != sent[1] || sent[2] != strings.Replace(sent[0], "POST", "PATCH", 1) {
 		t.Errorf("requests %q, want a create, its retry, then a patch of the event they made", sent)
@@ -156,7 +156,7 @@ func TestAlreadyExistsIsOursOnlyAfterATryThatMayHaveLanded(t *testing.T) {
 			calls := answerCreates(client, tc.answers...)
 			before := readOutcomes()
 			p.listener.Error("plugin/errors: ", "upstream down")
-			stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+			stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 			if got, want := readOutcomes().since(before), (outcomes{tc.want: 1}); got.String() != want.String() {
 				t.Errorf("outcomes %s, want %s", got, want)
 			}

@@ -30,9 +30,8 @@ type pipeline struct {
 	hasClient chan struct{} // closed when the first client is set
 	cacheSize atomic.Int64  // CACHESIZE of the first settings used, for the life of the process
 
-	queue    chan line
-	inflight atomic.Int64 // admitted lines not yet resolved (the backlog), and stoppedBit
-	quiet    quietPeriod  // the API server's latest Retry-After
+	backlog *backlog
+	quiet   quietPeriod // the API server's latest Retry-After
 
 	ref         atomic.Pointer[corev1.ObjectReference]
 	refDone     chan struct{} // closed when ref is final
@@ -48,12 +47,6 @@ type pipeline struct {
 	stopOnce   sync.Once
 }
 
-// stoppedBit is set in inflight by stop, once it counted what was still on its way: from
-// then on a line is dropped as it arrives, and a line that ends is not counted again.
-// One number for both, so that a log call that read the settings just before stop and
-// goes on after it cannot slip a line in between.
-const stoppedBit = int64(1) << 62
-
 type apiClient struct{ kubernetes.Interface }
 
 // newPipeline starts a pipeline and registers its listener, replacing any listener of
@@ -64,7 +57,7 @@ func newPipeline(opts options) *pipeline {
 	p := &pipeline{
 		opts:        opts,
 		hasClient:   make(chan struct{}),
-		queue:       make(chan line, maxBacklog),
+		backlog:     newBacklog(),
 		refDone:     make(chan struct{}),
 		firstLookup: make(chan struct{}),
 		ctx:         ctx,
@@ -114,7 +107,7 @@ func (p *pipeline) send() {
 	defer close(p.senderDone)
 	for {
 		select {
-		case ln := <-p.queue:
+		case ln := <-p.backlog.queue:
 			p.record(ln)
 		case <-p.stopping:
 			return
@@ -131,44 +124,6 @@ func (p *pipeline) record(ln line) {
 		ln.level.eventType(), ln.level.reason(), "%s", ln.message)
 }
 
-// take counts an admitted line on its way, unless the backlog already holds limit lines
-// or the pipeline stopped: then it counts the line dropped and returns false.
-func (p *pipeline) take(limit int64) bool {
-	for {
-		n := p.inflight.Load()
-		switch {
-		case n&stoppedBit != 0:
-			droppedShutdown.Inc()
-			return false
-		case n >= limit:
-			droppedQueueFull.Inc()
-			return false
-		}
-		if p.inflight.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// resolve counts the end of an admitted line's way: a drop reason, or an outcome; unless
-// stop already counted it.
-func (p *pipeline) resolve(outcome, reason string) {
-	for {
-		n := p.inflight.Load()
-		if n&stoppedBit != 0 {
-			return
-		}
-		if p.inflight.CompareAndSwap(n, n-1) {
-			break
-		}
-	}
-	if reason != "" {
-		droppedCount.WithLabelValues(reason).Inc()
-		return
-	}
-	reportedCount.WithLabelValues(outcome).Inc()
-}
-
 // stop ends the pipeline at the process's final shutdown: nothing more is admitted, and
 // what is on its way gets flushTimeout to be written; the rest is dropped and counted.
 // The sender records until then: a line a log call admits as the shutdown begins (it
@@ -177,26 +132,15 @@ func (p *pipeline) resolve(outcome, reason string) {
 func (p *pipeline) stop() {
 	p.stopOnce.Do(func() {
 		p.settings.Store(nil)
-		p.waitBacklog(time.Now().Add(p.opts.flushTimeout))
+		p.backlog.wait(time.Now().Add(p.opts.flushTimeout))
 		p.cancel() // calls still running end now, and count themselves
-		p.waitBacklog(time.Now().Add(100 * time.Millisecond))
+		p.backlog.wait(time.Now().Add(100 * time.Millisecond))
 
-		left := p.inflight.Swap(stoppedBit)
-		droppedShutdown.Add(uint64(left))
+		p.backlog.stop()
 		close(p.stopping)
 		<-p.senderDone // what it left in the queue is counted in left
 		if p.chain != nil {
 			p.chain.broadcaster.Shutdown()
 		}
 	})
-}
-
-// flushPoll is how often stop checks whether the backlog is written.
-const flushPoll = 5 * time.Millisecond
-
-// waitBacklog waits until every admitted line is resolved, or deadline.
-func (p *pipeline) waitBacklog(deadline time.Time) {
-	for p.inflight.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(flushPoll)
-	}
 }

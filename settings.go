@@ -38,21 +38,5 @@ func (s *settings) selected(lv level, prefix string) bool {
 	return true
 }
 
-// backlog bounds the lines admitted and not yet written (or dropped). Only lines the
-// token buckets admitted enter it; see queueSize.
+// backlog bounds the lines admitted and not yet written (or dropped); see queueSize.
 func (s *settings) backlog() int64 { return int64(queueSize(s.cfg.burst)) }
-
-// queueSize is the backlog for a BURST: room for the full bursts of four plugins at once
-// (during an API outage, the flood of one plugin's lines and the lines of the others that
-// report its consequences, reload's, kubernetes', forward's), and a margin, but never
-// more than maxBacklog.
-//
-// maxBacklog stays below client-go's broadcaster queue (1000 events), which drops what
-// does not fit without telling anyone: every admitted line is in the backlog until the
-// sink resolves it, so client-go never holds more than maxBacklog of them, and a line
-// handed to it always reaches the sink, counted. It is also the capacity of the hand-off
-// channel (see enqueue). At about 2 KB a line (a message of up to 1 KB and its Event),
-// a full backlog is under 2 MB.
-func queueSize(burst int) int { return min(4*burst+16, maxBacklog) }
-
-const maxBacklog = 960

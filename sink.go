@@ -106,7 +106,7 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 // resolve ends a line's way: outcome if the API stored it, else the drop reason, and why.
 func (s *eventSink) resolve(outcome, reason string, err error) {
 	s.p.printDrop(reason, err)
-	s.p.resolve(outcome, reason)
+	s.p.backlog.resolve(outcome, reason)
 }
 
 // printDrop prints why a line was dropped, if it was. Drops are a kind of message of
