@@ -61,7 +61,7 @@ type fatalSink struct {
 
 // Create implements the record.EventSink interface.
 func (s *fatalSink) Create(e *corev1.Event) (*corev1.Event, error) {
-	client, err := s.p.waitClient(s.deadline)
+	client, err := s.p.client.wait(s.p.ctx, s.p.opts.clock, s.deadline)
 	var out *corev1.Event
 	if err == nil {
 		out, err = eventsAPI(client).CreateWithEventNamespaceWithContext(s.ctx, s.p.complete(e))

@@ -233,7 +233,7 @@ func TestWithoutKubeAPI(t *testing.T) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
 	}
-	if p.client.Load() != nil {
+	if p.client.load() != nil {
 		t.Error("the pipeline has a client after a failed start")
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 )
 
@@ -26,9 +25,8 @@ type pipeline struct {
 	listener  *listener
 	settings  atomic.Pointer[settings] // what is reported now; nil for nothing
 	next      atomic.Pointer[settings] // a reload's, until caddy says its instance started
-	client    atomic.Pointer[apiClient]
-	hasClient chan struct{} // closed when the first client is set
-	cacheSize atomic.Int64  // CACHESIZE of the first settings used, for the life of the process
+	client    *clientSlot
+	cacheSize atomic.Int64 // CACHESIZE of the first settings used, for the life of the process
 
 	backlog *backlog
 	quiet   quietPeriod // the API server's latest Retry-After
@@ -47,8 +45,6 @@ type pipeline struct {
 	stopOnce   sync.Once
 }
 
-type apiClient struct{ kubernetes.Interface }
-
 // newPipeline starts a pipeline and registers its listener, replacing any listener of
 // an earlier pipeline. Nothing is reported until settings are applied, and nothing is
 // written before a client is set.
@@ -56,7 +52,7 @@ func newPipeline(opts options) *pipeline {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), opts.log.logger()))
 	p := &pipeline{
 		opts:        opts,
-		hasClient:   make(chan struct{}),
+		client:      newClientSlot(),
 		backlog:     newBacklog(),
 		refDone:     make(chan struct{}),
 		firstLookup: make(chan struct{}),
@@ -78,27 +74,8 @@ func newPipeline(opts options) *pipeline {
 func (p *pipeline) use(s *settings) {
 	p.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
 	p.settings.Store(s)
-	if s.client == nil {
-		return
-	}
-	if p.client.Swap(&apiClient{s.client}) == nil {
-		close(p.hasClient)
-	}
-}
-
-// waitClient returns the client to write through, waiting for the first one until
-// deadline.
-func (p *pipeline) waitClient(deadline time.Time) (kubernetes.Interface, error) {
-	if c := p.client.Load(); c != nil {
-		return c.Interface, nil
-	}
-	select {
-	case <-p.hasClient:
-		return p.client.Load().Interface, nil
-	case <-p.ctx.Done():
-		return nil, p.ctx.Err()
-	case <-p.opts.clock.After(deadline.Sub(p.opts.clock.Now())):
-		return nil, errNoClient
+	if s.client != nil {
+		p.client.store(s.client)
 	}
 }
 

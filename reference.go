@@ -100,7 +100,7 @@ func (p *pipeline) completeReference() {
 	}
 	var wait time.Duration
 	for {
-		client, err := p.waitClient(p.opts.clock.Now().Add(time.Hour))
+		client, err := p.client.wait(p.ctx, p.opts.clock, p.opts.clock.Now().Add(time.Hour))
 		if err == nil {
 			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
 			var uid types.UID

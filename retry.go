@@ -10,8 +10,6 @@ import (
 	restclient "k8s.io/client-go/rest"
 )
 
-var errNoClient = errors.New("no connection to the Kubernetes API yet (kubeapi has not started)")
-
 // transient reports whether an Events API failure is worth retrying: the API server is
 // overloaded, restarting or unreachable (429, 500, 502, 503, 504, timeouts, connection
 // errors). Any other answer of the API (400, 403, 404, 409, 422, ...) is final.

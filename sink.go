@@ -145,7 +145,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 				return nil, dropShutdown, p.ctx.Err()
 			}
 		}
-		client, err := p.waitClient(deadline)
+		client, err := p.client.wait(p.ctx, p.opts.clock, deadline)
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
