@@ -251,7 +251,7 @@ func TestUIDLookupRetriedUntilFound(t *testing.T) {
 	podsDown.Store(false)
 	stepUntilDone(t, clk, 50*time.Millisecond, func() bool {
 		select {
-		case <-p.refDone:
+		case <-p.ref.done:
 			return true
 		default:
 			return false

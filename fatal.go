@@ -27,7 +27,7 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 	half := time.NewTimer(timeout / 2)
 	defer half.Stop()
 	select {
-	case <-p.refDone:
+	case <-p.ref.done:
 	case <-half.C:
 	}
 
@@ -36,7 +36,7 @@ func (p *pipeline) writeFatal(prefix, msg string) {
 	defer b.Shutdown() // returns at once: it waits for nothing the sink does
 	b.StartRecordingToSink(sink)
 	source := corev1.EventSource{Component: component, Host: p.opts.identity.nodeName}
-	b.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger()).AnnotatedEventf(p.ref.Load(),
+	b.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger()).AnnotatedEventf(p.ref.load(),
 		annotations(pluginOf(prefix)), levelFatal.eventType(), levelFatal.reason(), "%s", msg)
 
 	var err error

@@ -111,7 +111,7 @@ func TestEventObject(t *testing.T) {
 func waitReference(t *testing.T, p *pipeline) {
 	t.Helper()
 	select {
-	case <-p.refDone:
+	case <-p.ref.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out waiting for the Pod reference")
 	}

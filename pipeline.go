@@ -7,7 +7,6 @@ import (
 	"time"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 )
 
@@ -31,9 +30,7 @@ type pipeline struct {
 	backlog *backlog
 	quiet   quietPeriod // the API server's latest Retry-After
 
-	ref         atomic.Pointer[corev1.ObjectReference]
-	refDone     chan struct{} // closed when ref is final
-	firstLookup chan struct{} // closed when the UID lookup was tried once, or is not needed
+	ref *podReference
 
 	ctx    context.Context // carries the plugin's logger; canceled at the end of stop
 	cancel context.CancelFunc
@@ -51,20 +48,18 @@ type pipeline struct {
 func newPipeline(opts options) *pipeline {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), opts.log.logger()))
 	p := &pipeline{
-		opts:        opts,
-		client:      newClientSlot(),
-		backlog:     newBacklog(),
-		refDone:     make(chan struct{}),
-		firstLookup: make(chan struct{}),
-		ctx:         ctx,
-		cancel:      cancel,
-		stopping:    make(chan struct{}),
-		senderDone:  make(chan struct{}),
+		opts:       opts,
+		client:     newClientSlot(),
+		backlog:    newBacklog(),
+		ctx:        ctx,
+		cancel:     cancel,
+		stopping:   make(chan struct{}),
+		senderDone: make(chan struct{}),
 	}
-	p.ref.Store(opts.identity.reference())
+	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
 	p.listener = &listener{p: p}
 	go p.send()
-	go p.completeReference()
+	go p.ref.lookup(ctx)
 	clog.RegisterListener(p.listener)
 	return p
 }
@@ -97,7 +92,7 @@ func (p *pipeline) record(ln line) {
 		p.chain = newChain(p, int(p.cacheSize.Load()))
 	}
 	// The message is formatted already: it goes in as an argument, never as a format.
-	p.chain.recorder.AnnotatedEventf(p.ref.Load(), annotations(pluginOf(ln.prefix)),
+	p.chain.recorder.AnnotatedEventf(p.ref.load(), annotations(pluginOf(ln.prefix)),
 		ln.level.eventType(), ln.level.reason(), "%s", ln.message)
 }
 

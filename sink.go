@@ -149,7 +149,7 @@ func (p *pipeline) write(verb string, e *corev1.Event, call eventCall) (*corev1.
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
-			p.waitFirstLookup()
+			p.ref.waitFirstLookup(p.ctx)
 			if now := clk.Now(); now.After(deadline) {
 				// Its turn came late: the lines before it took their time, or a wait overran.
 				return nil, dropRetriesExhausted, lateError{age: now.Sub(deadline) + p.opts.maxAge, last: lastErr}
@@ -225,7 +225,7 @@ func (p *pipeline) sleep(d time.Duration) bool {
 // aggregated lines, taken from the message; and the source component that names the
 // plugin (sourceComponent), which the chain's one recorder cannot set per line.
 func (p *pipeline) complete(e *corev1.Event) *corev1.Event {
-	ref := p.ref.Load()
+	ref := p.ref.load()
 	obj := &e.InvolvedObject
 	needsUID := obj.UID == "" && ref.UID != "" && obj.Kind == ref.Kind && obj.Name == ref.Name && obj.Namespace == ref.Namespace
 	plugin, annotated := e.Annotations[pluginAnnotation]
