@@ -116,3 +116,52 @@ func pluginOfMessage(msg string) string {
 	}
 	return name
 }
+
+// complete fills in what an event may lack when it reaches the sink, on a copy, ref being
+// the involved object as it is now: the Pod
+// UID, if the lookup found it after e was recorded, so that lines logged at start-up,
+// before the API could be reached, are shown by kubectl describe pod too; the plugin
+// annotation, which client-go's correlator leaves out of the event it makes for
+// aggregated lines, taken from the message; and the source component that names the
+// plugin (sourceComponent), which the chain's one recorder cannot set per line.
+func complete(e *corev1.Event, ref *corev1.ObjectReference) *corev1.Event {
+	obj := &e.InvolvedObject
+	needsUID := obj.UID == "" && ref.UID != "" && obj.Kind == ref.Kind && obj.Name == ref.Name && obj.Namespace == ref.Namespace
+	plugin, annotated := e.Annotations[pluginAnnotation]
+	if !annotated {
+		plugin = pluginOfMessage(e.Message)
+	}
+	annotate := !annotated && plugin != ""
+	source := sourceComponent(plugin)
+	if !needsUID && !annotate && e.Source.Component == source {
+		return e
+	}
+	c := *e
+	if needsUID {
+		c.InvolvedObject.UID = ref.UID
+	}
+	if annotate {
+		c.Annotations = make(map[string]string, len(e.Annotations)+1)
+		for k, v := range e.Annotations {
+			c.Annotations[k] = v
+		}
+		c.Annotations[pluginAnnotation] = plugin
+	}
+	c.Source.Component = source
+	return &c
+}
+
+// asRecorded returns out, the Event the API stored for e, with the fields complete may
+// have changed put back as they were in e: client-go's correlator files the Event the sink
+// returns under a key made of them, and looks the next line up under the key of the
+// Event it recorded. With two keys a written line would take two of the CACHESIZE
+// entries, and a repeat would not find the Event to patch.
+func asRecorded(out, e *corev1.Event) *corev1.Event {
+	if out == nil || (out.Source == e.Source && out.InvolvedObject.UID == e.InvolvedObject.UID) {
+		return out
+	}
+	c := *out
+	c.Source = e.Source
+	c.InvolvedObject.UID = e.InvolvedObject.UID
+	return &c
+}

@@ -218,7 +218,7 @@ func TestAnnotationFromMessage(t *testing.T) {
 		{"no plugin: x", ""},
 	} {
 		e := &corev1.Event{Message: c.msg, InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
-		completed := p.complete(e)
+		completed := complete(e, p.ref.load())
 		if got := completed.Annotations[pluginAnnotation]; got != c.want {
 			t.Errorf("%q: annotation %q, want %q", c.msg, got, c.want)
 		}
@@ -235,12 +235,12 @@ func TestAnnotationFromMessage(t *testing.T) {
 	}
 	kept := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: "CoreDNS/reload"}}
 	kept.Annotations = map[string]string{pluginAnnotation: "reload", "other": "kept"}
-	if got := p.complete(kept); got != kept {
+	if got := complete(kept, p.ref.load()); got != kept {
 		t.Errorf("an annotated event with its source component was copied: %v, %v", got.Annotations, got.Source)
 	}
 	recorded := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
 	recorded.Annotations = map[string]string{pluginAnnotation: "reload"}
-	if got := p.complete(recorded).Source.Component; got != "CoreDNS/reload" {
+	if got := complete(recorded, p.ref.load()).Source.Component; got != "CoreDNS/reload" {
 		t.Errorf("an event the recorder made with its annotation has source component %q, want CoreDNS/reload (from the annotation)", got)
 	}
 }

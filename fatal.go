@@ -64,7 +64,7 @@ func (s *fatalSink) Create(e *corev1.Event) (*corev1.Event, error) {
 	client, err := s.p.client.wait(s.p.ctx, s.p.opts.clock, s.deadline)
 	var out *corev1.Event
 	if err == nil {
-		out, err = eventsAPI(client).CreateWithEventNamespaceWithContext(s.ctx, s.p.complete(e))
+		out, err = eventsAPI(client).CreateWithEventNamespaceWithContext(s.ctx, complete(e, s.p.ref.load()))
 	}
 	s.written <- err
 	if err != nil {

@@ -28,7 +28,7 @@ type pipeline struct {
 	cacheSize atomic.Int64 // CACHESIZE of the first settings used, for the life of the process
 
 	backlog *backlog
-	quiet   quietPeriod // the API server's latest Retry-After
+	retrier *retrier // the sink's
 
 	ref *podReference
 
@@ -57,6 +57,8 @@ func newPipeline(opts options) *pipeline {
 		senderDone: make(chan struct{}),
 	}
 	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
+	p.retrier = &retrier{ctx: ctx, clock: opts.clock, maxAge: opts.maxAge, apiTimeout: opts.apiTimeout,
+		backoff: opts.retry, client: p.client, ref: p.ref, log: opts.log}
 	p.listener = &listener{p: p}
 	go p.send()
 	go p.ref.lookup(ctx)

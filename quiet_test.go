@@ -63,11 +63,11 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
 	}
 
-	if _, reason, _ := p.write("create", event(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); reason != dropRetriesExhausted {
-		t.Fatalf("a line with 5 minutes left, asked to wait 10: dropped for %q, want %q", reason, dropRetriesExhausted)
+	if res := p.retrier.write("create", event(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); res.drop != dropRetriesExhausted {
+		t.Fatalf("a line with 5 minutes left, asked to wait 10: dropped for %q, want %q", res.drop, dropRetriesExhausted)
 	}
-	if _, reason, _ := p.write("create", event(start.Add(-6*time.Minute)), call(nil)); reason != dropRetriesExhausted {
-		t.Errorf("a line whose time ends within the 10 quiet minutes: dropped for %q, want %q", reason, dropRetriesExhausted)
+	if res := p.retrier.write("create", event(start.Add(-6*time.Minute)), call(nil)); res.drop != dropRetriesExhausted {
+		t.Errorf("a line whose time ends within the 10 quiet minutes: dropped for %q, want %q", res.drop, dropRetriesExhausted)
 	}
 	if len(sentAt) != 1 {
 		t.Errorf("%d requests, want 1: the second line's time ends before the quiet does", len(sentAt))
@@ -75,8 +75,7 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 
 	written := make(chan string, 1)
 	go func() {
-		_, reason, _ := p.write("create", event(start.Add(-time.Minute)), call(nil))
-		written <- reason
+		written <- p.retrier.write("create", event(start.Add(-time.Minute)), call(nil)).drop
 	}()
 	var reason string
 	for deadline, done := time.Now().Add(10*time.Second), false; !done; {
@@ -118,12 +117,12 @@ func TestRetryAfterBoundedByWhatTheLinesBehindCanUse(t *testing.T) {
 		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
 	}
 
-	if _, reason, _ := p.write("create", event(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); reason != dropRetriesExhausted {
-		t.Fatalf("the line answered 429 with Retry-After %d: dropped for %q, want %q", math.MaxInt32, reason, dropRetriesExhausted)
+	if res := p.retrier.write("create", event(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); res.drop != dropRetriesExhausted {
+		t.Fatalf("the line answered 429 with Retry-After %d: dropped for %q, want %q", math.MaxInt32, res.drop, dropRetriesExhausted)
 	}
 	clk.Step(20 * time.Minute)
-	if _, reason, err := p.write("create", event(clk.Now()), call(nil)); reason != "" {
-		t.Errorf("a line logged 20 minutes after a 429 with Retry-After %d: dropped for %q (%v), want it written", math.MaxInt32, reason, err)
+	if res := p.retrier.write("create", event(clk.Now()), call(nil)); res.drop != "" {
+		t.Errorf("a line logged 20 minutes after a 429 with Retry-After %d: dropped for %q (%v), want it written", math.MaxInt32, res.drop, res.err)
 	}
 	if len(sentAt) != 2 || !sentAt[1].Equal(clk.Now()) {
 		t.Errorf("requests at %v, want the second one at once, at %v", sentAt, clk.Now())
