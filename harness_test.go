@@ -231,5 +231,5 @@ func fakeAPI(t testing.TB, withUID bool) *fake.Clientset {
 func reporting() bool {
 	process.Lock()
 	defer process.Unlock()
-	return process.p != nil && process.p.settings.Load() != nil
+	return process.p != nil && process.p.listener.settings.Load() != nil
 }

@@ -143,7 +143,7 @@ func (in *instance) shutdown() error {
 	if next := in.p.next.Swap(nil); next != nil {
 		in.p.use(next)
 	} else {
-		in.p.settings.CompareAndSwap(in.settings, nil)
+		in.p.listener.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
 }

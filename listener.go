@@ -1,5 +1,7 @@
 package k8s_event
 
+import "sync/atomic"
+
 // selfPrefix is this plugin's own logger: its lines are never reported, so a failing
 // event write cannot feed on itself.
 var selfPrefix = loggerPrefix(pluginName)
@@ -10,18 +12,22 @@ var selfPrefix = loggerPrefix(pluginName)
 // off without waiting. Fatal lines are the exception: the process exits right after, so
 // they are written before the call returns, bounded by a short timeout. It runs with
 // CoreDNS's listener lock held: nothing it calls may log through a plugin logger.
-type listener struct{ p *pipeline }
+type listener struct {
+	settings atomic.Pointer[settings] // what is reported now; nil for nothing
+	backlog  *backlog
+	fatal    *fatalWriter
+}
 
 // Name implements the clog.Listener interface.
 func (l *listener) Name() string { return pluginName }
 
 func (l *listener) report(lv level, prefix, format string, v []any, formatted bool) {
-	s := l.p.settings.Load()
+	s := l.settings.Load()
 	if s == nil || !s.selected(lv, prefix) {
 		return
 	}
 	if lv == levelFatal { // never refused: there is at most one, and it matters most
-		l.p.writeFatal(prefix, formatMessage(prefix, format, v, formatted))
+		l.fatal.write(prefix, formatMessage(prefix, format, v, formatted))
 		return
 	}
 	linesByLevel[lv].Inc()
@@ -29,7 +35,7 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 		droppedRateLimited.Inc()
 		return
 	}
-	l.p.backlog.enqueue(line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)}, s.backlog())
+	l.backlog.enqueue(line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)}, s.backlog())
 }
 
 // Debug implements the clog.Listener interface.

@@ -22,7 +22,6 @@ import (
 type pipeline struct {
 	opts      options
 	listener  *listener
-	settings  atomic.Pointer[settings] // what is reported now; nil for nothing
 	next      atomic.Pointer[settings] // a reload's, until caddy says its instance started
 	client    *clientSlot
 	cacheSize atomic.Int64 // CACHESIZE of the first settings used, for the life of the process
@@ -59,7 +58,8 @@ func newPipeline(opts options) *pipeline {
 	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
 	p.retrier = &retrier{ctx: ctx, clock: opts.clock, maxAge: opts.maxAge, apiTimeout: opts.apiTimeout,
 		backoff: opts.retry, client: p.client, ref: p.ref, log: opts.log}
-	p.listener = &listener{p: p}
+	p.listener = &listener{backlog: p.backlog, fatal: &fatalWriter{ctx: ctx, timeout: opts.fatalTimeout, clock: opts.clock,
+		client: p.client, ref: p.ref, nodeName: opts.identity.nodeName, log: opts.log}}
 	go p.send()
 	go p.ref.lookup(ctx)
 	clog.RegisterListener(p.listener)
@@ -70,7 +70,7 @@ func newPipeline(opts options) *pipeline {
 // through. The first settings used fix CACHESIZE for the life of the process.
 func (p *pipeline) use(s *settings) {
 	p.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
-	p.settings.Store(s)
+	p.listener.settings.Store(s)
 	if s.client != nil {
 		p.client.store(s.client)
 	}
@@ -105,7 +105,7 @@ func (p *pipeline) record(ln line) {
 // as nothing is left.
 func (p *pipeline) stop() {
 	p.stopOnce.Do(func() {
-		p.settings.Store(nil)
+		p.listener.settings.Store(nil)
 		p.backlog.wait(time.Now().Add(p.opts.flushTimeout))
 		p.cancel() // calls still running end now, and count themselves
 		p.backlog.wait(time.Now().Add(100 * time.Millisecond))

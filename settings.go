@@ -17,7 +17,7 @@ type settings struct {
 // refill them.
 func (p *pipeline) settingsFor(cfg *config, client kubernetes.Interface) *settings {
 	var th *throttle
-	if cur := p.settings.Load(); cur != nil && cur.throttle.sameRate(cfg) {
+	if cur := p.listener.settings.Load(); cur != nil && cur.throttle.sameRate(cfg) {
 		th = cur.throttle
 	} else {
 		th = newThrottle(cfg.qps, cfg.burst, p.opts.clock)

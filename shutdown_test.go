@@ -15,9 +15,9 @@ import (
 func TestLineLoggedAcrossTheFinalShutdownIsCounted(t *testing.T) {
 	p, _, _ := newTestPipeline(t, "k8s_event")
 	before, lines := readOutcomes(), linesCount.WithLabelValues("error").Value()
-	s := p.settings.Load() // the log call has read the settings...
-	p.stop()               // ...the final shutdown runs to its end...
-	p.settings.Store(s)    // ...and the call goes on with what it read.
+	s := p.listener.settings.Load() // the log call has read the settings...
+	p.stop()                        // ...the final shutdown runs to its end...
+	p.listener.settings.Store(s)    // ...and the call goes on with what it read.
 	p.listener.Error("plugin/errors: ", "logged as CoreDNS stops")
 
 	if selected := linesCount.WithLabelValues("error").Value() - lines; selected != 1 {
@@ -47,22 +47,22 @@ func TestLineAdmittedDuringTheFinalShutdownIsWritten(t *testing.T) {
 	p.listener.Error("plugin/errors: ", "on its way as CoreDNS stops")
 	<-entered
 
-	s := p.settings.Load() // a log call has read the settings...
+	s := p.listener.settings.Load() // a log call has read the settings...
 	stopped := make(chan time.Time)
 	go func() {
 		p.stop()
 		stopped <- time.Now()
 	}()
-	for p.settings.Load() != nil {
+	for p.listener.settings.Load() != nil {
 		time.Sleep(time.Millisecond)
 	}
 	select { // ...the final shutdown began, and the sender had its chance to exit...
 	case <-p.senderDone:
 	case <-time.After(100 * time.Millisecond):
 	}
-	p.settings.Store(s) // ...and the call goes on with what it read.
+	p.listener.settings.Store(s) // ...and the call goes on with what it read.
 	p.listener.Error("plugin/errors: ", "logged as CoreDNS stops")
-	p.settings.Store(nil)
+	p.listener.settings.Store(nil)
 	answered := time.Now()
 	close(release)
 
