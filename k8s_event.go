@@ -102,7 +102,7 @@ func (in *instance) start() error {
 			client = cl
 		}
 	}
-	if size := in.p.cacheSize.Load(); size != 0 && size != int64(in.cfg.cacheSize) {
+	if size := in.p.sender.cacheSize.Load(); size != 0 && size != int64(in.cfg.cacheSize) {
 		log.Warningf("CACHESIZE %d takes effect when CoreDNS restarts; until then the event correlator keeps %d entries",
 			in.cfg.cacheSize, size)
 	}

@@ -20,25 +20,17 @@ import (
 // time, in order. The sink retries transient failures for up to maxAge after the line
 // was logged. Every admitted line leaves the backlog through resolve, counted once.
 type pipeline struct {
-	opts      options
-	listener  *listener
-	next      atomic.Pointer[settings] // a reload's, until caddy says its instance started
-	client    *clientSlot
-	cacheSize atomic.Int64 // CACHESIZE of the first settings used, for the life of the process
+	opts     options
+	listener *listener                // holds the settings in effect
+	next     atomic.Pointer[settings] // a reload's, until caddy says its instance started
+	client   *clientSlot
+	ref      *podReference
+	backlog  *backlog
+	sender   *sender
+	retrier  *retrier // the sink's
 
-	backlog *backlog
-	retrier *retrier // the sink's
-
-	ref *podReference
-
-	ctx    context.Context // carries the plugin's logger; canceled at the end of stop
-	cancel context.CancelFunc
-
-	chain *chain // owned by the sender goroutine, made when it records its first line
-
-	stopping   chan struct{}
-	senderDone chan struct{}
-	stopOnce   sync.Once
+	cancel   context.CancelFunc // ends the waits and API calls of every part, at the end of stop
+	stopOnce sync.Once
 }
 
 // newPipeline starts a pipeline and registers its listener, replacing any listener of
@@ -47,20 +39,20 @@ type pipeline struct {
 func newPipeline(opts options) *pipeline {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), opts.log.logger()))
 	p := &pipeline{
-		opts:       opts,
-		client:     newClientSlot(),
-		backlog:    newBacklog(),
-		ctx:        ctx,
-		cancel:     cancel,
-		stopping:   make(chan struct{}),
-		senderDone: make(chan struct{}),
+		opts:    opts,
+		client:  newClientSlot(),
+		backlog: newBacklog(),
+		cancel:  cancel,
 	}
 	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
 	p.retrier = &retrier{ctx: ctx, clock: opts.clock, maxAge: opts.maxAge, apiTimeout: opts.apiTimeout,
 		backoff: opts.retry, client: p.client, ref: p.ref, log: opts.log}
 	p.listener = &listener{backlog: p.backlog, fatal: &fatalWriter{ctx: ctx, timeout: opts.fatalTimeout, clock: opts.clock,
 		client: p.client, ref: p.ref, nodeName: opts.identity.nodeName, log: opts.log}}
-	go p.send()
+	p.sender = newSender(p.backlog, p.ref, func(cacheSize int) *eventRecorder {
+		return newEventRecorder(ctx, cacheSize, opts.clock, opts.identity.nodeName, opts.log, &eventSink{retrier: p.retrier, backlog: p.backlog})
+	})
+	go p.sender.run()
 	go p.ref.lookup(ctx)
 	clog.RegisterListener(p.listener)
 	return p
@@ -69,33 +61,11 @@ func newPipeline(opts options) *pipeline {
 // use makes s the settings in effect, and its client, if it has one, the one to write
 // through. The first settings used fix CACHESIZE for the life of the process.
 func (p *pipeline) use(s *settings) {
-	p.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
+	p.sender.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
 	p.listener.settings.Store(s)
 	if s.client != nil {
 		p.client.store(s.client)
 	}
-}
-
-// send records every line of the backlog, in order, until stop has counted what is left.
-func (p *pipeline) send() {
-	defer close(p.senderDone)
-	for {
-		select {
-		case ln := <-p.backlog.queue:
-			p.record(ln)
-		case <-p.stopping:
-			return
-		}
-	}
-}
-
-func (p *pipeline) record(ln line) {
-	if p.chain == nil {
-		p.chain = newChain(p, int(p.cacheSize.Load()))
-	}
-	// The message is formatted already: it goes in as an argument, never as a format.
-	p.chain.recorder.AnnotatedEventf(p.ref.load(), annotations(pluginOf(ln.prefix)),
-		ln.level.eventType(), ln.level.reason(), "%s", ln.message)
 }
 
 // stop ends the pipeline at the process's final shutdown: nothing more is admitted, and
@@ -111,10 +81,6 @@ func (p *pipeline) stop() {
 		p.backlog.wait(time.Now().Add(100 * time.Millisecond))
 
 		p.backlog.stop()
-		close(p.stopping)
-		<-p.senderDone // what it left in the queue is counted in left
-		if p.chain != nil {
-			p.chain.broadcaster.Shutdown()
-		}
+		p.sender.stop()
 	})
 }

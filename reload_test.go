@@ -302,7 +302,7 @@ func TestFailedReloadAddingThePluginAfterStartReportsNothing(t *testing.T) {
 		t.Error("the pipeline reports after a failed reload that would have added k8s_event")
 	}
 	process.Lock()
-	size := process.p.cacheSize.Load()
+	size := process.p.sender.cacheSize.Load()
 	process.Unlock()
 	if size != 0 {
 		t.Errorf("CACHESIZE %d fixed by a configuration that never served", size)

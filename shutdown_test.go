@@ -57,7 +57,7 @@ func TestLineAdmittedDuringTheFinalShutdownIsWritten(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	select { // ...the final shutdown began, and the sender had its chance to exit...
-	case <-p.senderDone:
+	case <-p.sender.done:
 	case <-time.After(100 * time.Millisecond):
 	}
 	p.listener.settings.Store(s) // ...and the call goes on with what it read.

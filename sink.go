@@ -11,14 +11,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// eventSink is the record.EventSink a chain's correlator writes through. client-go hands
+// eventSink is the record.EventSink the eventRecorder's correlator writes through. client-go hands
 // it one event at a time, in the order lines were recorded, and calls Patch for a
 // repeated line (then Create, if the Event to patch is gone) and Create for a new one.
 //
 // The sink retries transient failures itself (see write), and returns only errors
 // client-go does not retry, so each line ends in exactly one resolve.
 type eventSink struct {
-	p *pipeline
+	retrier *retrier
+	backlog *backlog
 	// logged is when the line the correlator was last given was logged, in Unix
 	// nanoseconds: the sink's next calls are that line's (see correlate).
 	logged atomic.Int64
@@ -71,7 +72,7 @@ func stampedPatch(data []byte, logged metav1.Time) []byte {
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 	e, _ = s.stamped(e, nil)
-	res := s.p.retrier.write("create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
+	res := s.retrier.write("create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.CreateWithEventNamespaceWithContext(ctx, e)
 	})
 	s.resolve(outcomeCreated, res)
@@ -81,7 +82,7 @@ func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 // Patch implements the record.EventSink interface.
 func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 	e, data = s.stamped(e, data)
-	res := s.p.retrier.write("patch", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
+	res := s.retrier.write("patch", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.PatchWithEventNamespaceWithContext(ctx, e, data)
 	})
 	if apierrors.IsNotFound(res.err) {
@@ -95,7 +96,7 @@ func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 // it; it is there for the interface, and counted as a merge like Patch.
 func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 	e, _ = s.stamped(e, nil)
-	res := s.p.retrier.write("update", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
+	res := s.retrier.write("update", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.UpdateWithEventNamespaceWithContext(ctx, e)
 	})
 	s.resolve(outcomeMerged, res)
@@ -105,7 +106,7 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 // resolve ends a line's way: outcome if the API stored it, else the drop reason, and why.
 func (s *eventSink) resolve(outcome string, res writeResult) {
 	s.printDrop(res)
-	s.p.backlog.resolve(outcome, res.drop)
+	s.backlog.resolve(outcome, res.drop)
 }
 
 // printDrop prints why a line was dropped, if it was. Drops are a kind of message of
@@ -114,8 +115,8 @@ func (s *eventSink) resolve(outcome string, res writeResult) {
 func (s *eventSink) printDrop(res writeResult) {
 	switch res.drop {
 	case dropRejected:
-		s.p.retrier.log.printf("event dropped: the API refused it: %v", res.err)
+		s.retrier.log.printf("event dropped: the API refused it: %v", res.err)
 	case dropRetriesExhausted:
-		s.p.retrier.log.printf("event dropped: not written within %s of being logged: %v", s.p.retrier.maxAge, res.err)
+		s.retrier.log.printf("event dropped: not written within %s of being logged: %v", s.retrier.maxAge, res.err)
 	}
 }

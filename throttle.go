@@ -18,7 +18,7 @@ import (
 // The buckets are checked as soon as a line arrives, before it is formatted, so a
 // refused line costs one map lookup, one clock reading and one atomic load; client-go's
 // correlator, which would key a single bucket per event type for the whole process, is
-// configured never to refuse again (see newChain).
+// configured never to refuse again (see newEventRecorder).
 type throttle struct {
 	qps   float32
 	burst int

@@ -1,13 +1,10 @@
 package k8s_event
 
 import (
-	"math"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/klog/v2"
 )
 
 // component is the events' reporting component, and their source component when the
@@ -24,39 +21,6 @@ func sourceComponent(plugin string) string {
 		return component
 	}
 	return component + "/" + plugin
-}
-
-// chain is the pipeline's client-go event broadcaster, with its correlator (LRU cache of
-// CACHESIZE entries, aggregation, de-duplication) and its recorder, for the life of the
-// process: one watcher writes every line, in order.
-type chain struct {
-	broadcaster record.EventBroadcaster
-	recorder    record.EventRecorderLogger
-}
-
-func newChain(p *pipeline, cacheSize int) *chain {
-	c := &chain{}
-	sink := &eventSink{p: p}
-	c.broadcaster = record.NewBroadcaster(
-		record.WithContext(klog.NewContext(p.ctx, p.opts.log.broadcasterLogger())),
-		record.WithCorrelatorOptions(record.CorrelatorOptions{
-			LRUCacheSize: cacheSize,
-			// The token buckets in front already charged every line: the correlator's
-			// own spam filter must not refuse it again.
-			BurstSize: math.MaxInt32,
-			QPS:       float32(math.Inf(1)),
-			// Similar lines (same reason, different messages) aggregate only with lines
-			// of the same plugin: ten distinct errors lines do not turn a failed reload
-			// into a patch of their combined event.
-			KeyFunc:     sink.correlate,
-			MessageFunc: combinedMessage,
-			Clock:       p.opts.clock,
-		}),
-	)
-	c.broadcaster.StartRecordingToSink(sink)
-	source := corev1.EventSource{Component: component, Host: p.opts.identity.nodeName}
-	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, source).WithLogger(p.opts.log.logger())
-	return c
 }
 
 // pluginAnnotation names the plugin that logged an event's line, so that event exporters
@@ -123,7 +87,7 @@ func pluginOfMessage(msg string) string {
 // before the API could be reached, are shown by kubectl describe pod too; the plugin
 // annotation, which client-go's correlator leaves out of the event it makes for
 // aggregated lines, taken from the message; and the source component that names the
-// plugin (sourceComponent), which the chain's one recorder cannot set per line.
+// plugin (sourceComponent), which the eventRecorder's one recorder cannot set per line.
 func complete(e *corev1.Event, ref *corev1.ObjectReference) *corev1.Event {
 	obj := &e.InvolvedObject
 	needsUID := obj.UID == "" && ref.UID != "" && obj.Kind == ref.Kind && obj.Name == ref.Name && obj.Namespace == ref.Namespace
