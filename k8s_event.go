@@ -42,9 +42,9 @@ type instance struct {
 
 	first    bool // started with the process (firstStartup ran)
 	mu       sync.Mutex
-	settings *settings // made by start
-	stopped  bool      // shutdown ran on a reload
-	reload   bool      // holds reloads, from restart to the reload's end
+	settings *config // cfg in effect form, made by start
+	stopped  bool    // shutdown ran on a reload
+	reload   bool    // holds reloads, from restart to the reload's end
 }
 
 type instanceKey struct{}

@@ -2,10 +2,6 @@ package k8s_event
 
 import "sync/atomic"
 
-// selfPrefix is this plugin's own logger: its lines are never reported, so a failing
-// event write cannot feed on itself.
-var selfPrefix = loggerPrefix(pluginName)
-
 // listener receives every plugin log line of the process (clog.Listener), for the life
 // of the process. It runs on the goroutine that logs, a DNS query's among them, so it
 // never blocks: a line is filtered, charged to its token bucket, formatted and handed
@@ -13,7 +9,7 @@ var selfPrefix = loggerPrefix(pluginName)
 // they are written before the call returns, bounded by a short timeout. It runs with
 // CoreDNS's listener lock held: nothing it calls may log through a plugin logger.
 type listener struct {
-	settings atomic.Pointer[settings] // what is reported now; nil for nothing
+	settings atomic.Pointer[config] // what is reported now; nil for nothing
 	backlog  *backlog
 	fatal    *fatalWriter
 }
@@ -35,7 +31,7 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 		droppedRateLimited.Inc()
 		return
 	}
-	l.backlog.enqueue(line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)}, s.backlog())
+	l.backlog.enqueue(line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)}, int64(queueSize(s.burst)))
 }
 
 // Debug implements the clog.Listener interface.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 )
 
@@ -21,8 +22,8 @@ import (
 // was logged. Every admitted line leaves the backlog through resolve, counted once.
 type pipeline struct {
 	opts     options
-	listener *listener                // holds the settings in effect
-	next     atomic.Pointer[settings] // a reload's, until caddy says its instance started
+	listener *listener              // holds the settings in effect
+	next     atomic.Pointer[config] // a reload's, until caddy says its instance started
 	client   *clientSlot
 	ref      *podReference
 	backlog  *backlog
@@ -58,10 +59,16 @@ func newPipeline(opts options) *pipeline {
 	return p
 }
 
+// settingsFor returns the settings in effect of cfg, writing through client (see
+// config.running).
+func (p *pipeline) settingsFor(cfg *config, client kubernetes.Interface) *config {
+	return cfg.running(p.listener.settings.Load(), p.opts.clock, client)
+}
+
 // use makes s the settings in effect, and its client, if it has one, the one to write
 // through. The first settings used fix CACHESIZE for the life of the process.
-func (p *pipeline) use(s *settings) {
-	p.sender.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
+func (p *pipeline) use(s *config) {
+	p.sender.cacheSize.CompareAndSwap(0, int64(s.cacheSize))
 	p.listener.settings.Store(s)
 	if s.client != nil {
 		p.client.store(s.client)

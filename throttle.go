@@ -78,7 +78,8 @@ func (t *throttle) admit(prefix string, lv level) bool {
 	return bp[typ].take(int64(t.clock.Since(t.epoch)), t.interval, t.capacity)
 }
 
-func (t *throttle) sameRate(cfg *config) bool { return t.qps == cfg.qps && t.burst == cfg.burst }
+// sameRate reports whether t has this rate.
+func (t *throttle) sameRate(qps float32, burst int) bool { return t.qps == qps && t.burst == burst }
 
 // bucket is a token bucket whose whole state is one number, the clock reading at which it
 // is full again (a generic cell rate algorithm): at now it holds
