@@ -108,10 +108,3 @@ func (c *config) selected(lv level, prefix string) bool {
 	}
 	return true
 }
-
-// loggerPrefix is how CoreDNS's plugin logger names a plugin to log listeners.
-func loggerPrefix(name string) string { return "plugin/" + name + ": " }
-
-// selfPrefix is this plugin's own logger: its lines are never reported, so a failing
-// event write cannot feed on itself.
-var selfPrefix = loggerPrefix(pluginName)
