@@ -8,8 +8,7 @@ import (
 // line is a log line on its way to the Events API.
 type line struct {
 	level   level
-	prefix  string // the logger's, "plugin/NAME: "
-	message string
+	message string // the logger's prefix ("plugin/NAME: ") and the text, see formatMessage
 }
 
 // backlog holds the admitted lines on their way to the Events API: a line enters it in

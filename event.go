@@ -28,20 +28,12 @@ func sourceComponent(plugin string) string {
 // messages.
 const pluginAnnotation = "coredns.io/plugin"
 
-// annotations are the annotations of an event whose line the plugin named name logged.
-func annotations(name string) map[string]string {
-	if name == "" {
-		return nil
-	}
-	return map[string]string{pluginAnnotation: name}
-}
-
 // aggregateByPlugin is client-go's aggregation key, by source, involved object, type and
-// reason, with the plugin that logged the line added; the local key is the message, as
-// there.
+// reason, with the plugin that logged the line added (see pluginOfMessage); the local
+// key is the message, as there.
 func aggregateByPlugin(e *corev1.Event) (string, string) {
 	key, local := record.EventAggregatorByReasonFunc(e)
-	return key + "\x00" + e.Annotations[pluginAnnotation], local
+	return key + "\x00" + pluginOfMessage(e.Message), local
 }
 
 // combinedPrefix starts the message of an event that stands for similar lines, as
@@ -52,22 +44,11 @@ const combinedPrefix = "(combined from similar events): "
 // combinedPrefix.
 func combinedMessage(e *corev1.Event) string { return combinedPrefix + e.Message }
 
-// pluginOf returns NAME from a plugin logger's prefix, "plugin/NAME: ", or "" for any
-// other prefix.
-func pluginOf(prefix string) string {
-	name, ok := strings.CutPrefix(prefix, "plugin/")
-	if !ok {
-		return ""
-	}
-	name, ok = strings.CutSuffix(name, ": ")
-	if !ok {
-		return ""
-	}
-	return name
-}
-
 // pluginOfMessage returns the plugin named at the start of an event message, as
-// formatMessage and combinedMessage write it, or "".
+// formatMessage and combinedMessage write it, or "". The message is the one place a
+// line's plugin travels through client-go: the correlator keeps it in the events it
+// makes for aggregated lines, where it drops annotations; the aggregation key, the
+// annotation and the source component are read from it.
 func pluginOfMessage(msg string) string {
 	msg = strings.TrimPrefix(msg, combinedPrefix)
 	name, ok := strings.CutPrefix(msg, "plugin/")
@@ -81,21 +62,17 @@ func pluginOfMessage(msg string) string {
 	return name
 }
 
-// complete fills in what an event may lack when it reaches the sink, on a copy, ref being
-// the involved object as it is now: the Pod
-// UID, if the lookup found it after e was recorded, so that lines logged at start-up,
-// before the API could be reached, are shown by kubectl describe pod too; the plugin
-// annotation, which client-go's correlator leaves out of the event it makes for
-// aggregated lines, taken from the message; and the source component that names the
-// plugin (sourceComponent), which the eventRecorder's one recorder cannot set per line.
+// complete fills in what an event lacks when it reaches the sink, on a copy, ref being
+// the involved object as it is now: the Pod UID, if the lookup found it after e was
+// recorded, so that lines logged at start-up, before the API could be reached, are
+// shown by kubectl describe pod too; and, from the plugin its message names, the plugin
+// annotation and the source component (sourceComponent), which the eventRecorder's one
+// recorder cannot set per line.
 func complete(e *corev1.Event, ref *corev1.ObjectReference) *corev1.Event {
 	obj := &e.InvolvedObject
 	needsUID := obj.UID == "" && ref.UID != "" && obj.Kind == ref.Kind && obj.Name == ref.Name && obj.Namespace == ref.Namespace
-	plugin, annotated := e.Annotations[pluginAnnotation]
-	if !annotated {
-		plugin = pluginOfMessage(e.Message)
-	}
-	annotate := !annotated && plugin != ""
+	plugin := pluginOfMessage(e.Message)
+	annotate := plugin != "" && e.Annotations[pluginAnnotation] != plugin
 	source := sourceComponent(plugin)
 	if !needsUID && !annotate && e.Source.Component == source {
 		return e

@@ -25,12 +25,12 @@ type fatalWriter struct {
 	log      *selfLog
 }
 
-// write writes the event of a fatal line, msg, logged by prefix. It returns after the
+// write writes the event of a fatal line, msg. It returns after the
 // timeout at the latest, even if the client does not honour its context. It runs on the
 // logging goroutine with CoreDNS's listener lock held, so it reports failures through
 // the plugin's own printer only (see selfLog): logging through a plugin logger there
 // would deadlock against a listener registration waiting for the lock.
-func (w *fatalWriter) write(prefix, msg string) {
+func (w *fatalWriter) write(msg string) {
 	timeout := w.timeout
 	// Not canceled by stop: a fatal line may come during shutdown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), timeout)
@@ -48,8 +48,8 @@ func (w *fatalWriter) write(prefix, msg string) {
 	defer b.Shutdown() // returns at once: it waits for nothing the sink does
 	b.StartRecordingToSink(sink)
 	source := corev1.EventSource{Component: component, Host: w.nodeName}
-	b.NewRecorder(scheme.Scheme, source).WithLogger(w.log.logger()).AnnotatedEventf(w.ref.load(),
-		annotations(pluginOf(prefix)), levelFatal.eventType(), levelFatal.reason(), "%s", msg)
+	b.NewRecorder(scheme.Scheme, source).WithLogger(w.log.logger()).Eventf(w.ref.load(),
+		levelFatal.eventType(), levelFatal.reason(), "%s", msg)
 
 	var err error
 	select {

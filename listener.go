@@ -23,7 +23,7 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 		return
 	}
 	if lv == levelFatal { // never refused: there is at most one, and it matters most
-		l.fatal.write(prefix, formatMessage(prefix, format, v, formatted))
+		l.fatal.write(formatMessage(prefix, format, v, formatted))
 		return
 	}
 	linesByLevel[lv].Inc()
@@ -31,7 +31,7 @@ func (l *listener) report(lv level, prefix, format string, v []any, formatted bo
 		droppedRateLimited.Inc()
 		return
 	}
-	l.backlog.enqueue(line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)}, int64(queueSize(s.burst)))
+	l.backlog.enqueue(line{level: lv, message: formatMessage(prefix, format, v, formatted)}, int64(queueSize(s.burst)))
 }
 
 // Debug implements the clog.Listener interface.

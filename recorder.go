@@ -48,7 +48,7 @@ func newEventRecorder(ctx context.Context, cacheSize int, clk clock.Clock, nodeN
 // record records ln, a line about ref, as an event.
 func (r *eventRecorder) record(ref *corev1.ObjectReference, ln line) {
 	// The message is formatted already: it goes in as an argument, never as a format.
-	r.recorder.AnnotatedEventf(ref, annotations(pluginOf(ln.prefix)), ln.level.eventType(), ln.level.reason(), "%s", ln.message)
+	r.recorder.Eventf(ref, ln.level.eventType(), ln.level.reason(), "%s", ln.message)
 }
 
 // shutdown stops the broadcaster.
