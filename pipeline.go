@@ -11,6 +11,26 @@ import (
 	"k8s.io/klog/v2"
 )
 
+// process holds the process's one pipeline, created by the first setup of the plugin and
+// kept until the final shutdown, so that every log line of the process is reported at
+// most once, from start-up to exit, however many server blocks and reloads there are.
+var process struct {
+	sync.Mutex
+	p *pipeline
+}
+
+// processPipeline returns the process's pipeline, starting it on first use. Its listener
+// is registered then, in setup: it reports nothing until settings are in effect (see
+// firstStartup and start).
+func processPipeline() *pipeline {
+	process.Lock()
+	defer process.Unlock()
+	if process.p == nil {
+		process.p = newPipeline(defaultOptions())
+	}
+	return process.p
+}
+
 // pipeline takes log lines from the process's one log listener to the Events API, for
 // the life of the process. Configurations come and go (reloads); they swap the settings
 // the listener reads and the client the sink writes through, nothing else.
