@@ -39,7 +39,7 @@ func processPipeline() *pipeline {
 // through client-go's recorder (which stamps it with the time it was logged) into the
 // broadcaster and correlator, whose single watcher hands events to the sink one at a
 // time, in order. The sink retries transient failures for up to maxAge after the line
-// was logged. Every admitted line leaves the backlog through resolve, counted once.
+// was logged. Every admitted line leaves the backlog through its resolve, counted once.
 type pipeline struct {
 	opts     options
 	listener *listener              // holds the settings in effect
@@ -66,12 +66,28 @@ func newPipeline(opts options) *pipeline {
 		cancel:  cancel,
 	}
 	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
-	p.retrier = &retrier{ctx: ctx, clock: opts.clock, maxAge: opts.maxAge, apiTimeout: opts.apiTimeout,
-		backoff: opts.retry, client: p.client, ref: p.ref, log: opts.log}
-	p.listener = &listener{backlog: p.backlog, fatal: &fatalWriter{ctx: ctx, timeout: opts.fatalTimeout, clock: opts.clock,
-		client: p.client, ref: p.ref, nodeName: opts.identity.nodeName, log: opts.log}}
+	p.retrier = &retrier{
+		ctx:        ctx,
+		clock:      opts.clock,
+		maxAge:     opts.maxAge,
+		apiTimeout: opts.apiTimeout,
+		backoff:    opts.retry,
+		client:     p.client,
+		ref:        p.ref,
+		log:        opts.log,
+	}
+	p.listener = &listener{backlog: p.backlog, fatal: &fatalWriter{
+		ctx:      ctx,
+		timeout:  opts.fatalTimeout,
+		clock:    opts.clock,
+		client:   p.client,
+		ref:      p.ref,
+		nodeName: opts.identity.nodeName,
+		log:      opts.log,
+	}}
+	sink := &eventSink{retrier: p.retrier, backlog: p.backlog}
 	p.sender = newSender(p.backlog, p.ref, func(cacheSize int) *eventRecorder {
-		return newEventRecorder(ctx, cacheSize, opts.clock, opts.identity.nodeName, opts.log, &eventSink{retrier: p.retrier, backlog: p.backlog})
+		return newEventRecorder(ctx, cacheSize, opts.clock, opts.identity.nodeName, opts.log, sink)
 	})
 	go p.sender.run()
 	go p.ref.lookup(ctx)
