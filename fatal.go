@@ -25,11 +25,11 @@ type fatalWriter struct {
 	log      *selfLog
 }
 
-// write writes the event of a fatal line, msg. It returns after the
-// timeout at the latest, even if the client does not honour its context. It runs on the
-// logging goroutine with CoreDNS's listener lock held, so it reports failures through
-// the plugin's own printer only (see selfLog): logging through a plugin logger there
-// would deadlock against a listener registration waiting for the lock.
+// write writes the event of a fatal line, msg. It returns after the timeout at the
+// latest, even if the client does not honour its context. It runs on the logging
+// goroutine with CoreDNS's listener lock held, so it reports failures through the
+// plugin's own printer only (see selfLog): logging through a plugin logger there would
+// deadlock against a listener registration waiting for the lock.
 func (w *fatalWriter) write(msg string) {
 	timeout := w.timeout
 	// Not canceled by stop: a fatal line may come during shutdown.
