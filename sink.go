@@ -11,12 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// eventSink is the record.EventSink the eventRecorder's correlator writes through. client-go hands
-// it one event at a time, in the order lines were recorded, and calls Patch for a
-// repeated line (then Create, if the Event to patch is gone) and Create for a new one.
+// eventSink is the record.EventSink the eventRecorder's correlator writes through.
+// client-go hands it one event at a time, in the order lines were recorded, and calls
+// Patch for a repeated line (then Create, if the Event to patch is gone) and Create for
+// a new one.
 //
-// The sink retries transient failures itself (see write), and returns only errors
-// client-go does not retry, so each line ends in exactly one resolve.
+// The sink retries transient failures itself (see retrier.write), and returns only
+// errors client-go does not retry, so each line ends in exactly one resolve.
 type eventSink struct {
 	retrier *retrier
 	backlog *backlog
