@@ -34,6 +34,7 @@ func (s *sender) run() {
 	}
 }
 
+// record records ln, making the recorder first if ln is the first line.
 func (s *sender) record(ln line) {
 	if s.recorder == nil {
 		s.recorder = s.newRecorder(int(s.cacheSize.Load()))
