@@ -187,3 +187,24 @@ func TestNoTryAfterALinesMaxAge(t *testing.T) {
 		t.Errorf("last try %s before the line's deadline, want the line tried until its last chance", deadline.Sub(last))
 	}
 }
+
+// During an outage the backlog holds what docs/operations.md promises, 4·BURST + 16
+// lines: the full bursts of four plugins and a margin. Eight plugins each log a full
+// burst of 5: 36 lines wait for the API, and the 4 after them are dropped as queue_full.
+func TestBacklogHoldsFourBurstsAndAMargin(t *testing.T) {
+	const burst, plugins = 5, 8
+	p, _, client := newTestPipeline(t, fmt.Sprintf("k8s_event {\n rate 1 %d\n}", burst), func(o *options) { o.flushTimeout = 100 * time.Millisecond })
+	apiOutage(client)
+	before := readOutcomes()
+	for i, name := range []string{"errors", "forward", "kubernetes", "reload", "cache", "health", "loop", "hosts"}[:plugins] {
+		for j := range burst {
+			p.listener.Errorf("plugin/"+name+": ", "line %d of plugin %d", j, i)
+		}
+	}
+	got := readOutcomes().since(before)
+	want := 4*burst + 16
+	if held := plugins*burst - int(got[dropQueueFull]); held != want || got[dropRateLimited] != 0 {
+		t.Errorf("BURST %d, %d lines admitted: the backlog held %d, want 4·BURST+16 = %d (outcomes %s)",
+			burst, plugins*burst, held, want, got)
+	}
+}

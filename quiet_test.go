@@ -3,6 +3,8 @@ package k8s_event
 import (
 	"context"
 	"math"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +128,63 @@ func TestRetryAfterBoundedByWhatTheLinesBehindCanUse(t *testing.T) {
 	}
 	if len(sentAt) != 2 || !sentAt[1].Equal(clk.Now()) {
 		t.Errorf("requests at %v, want the second one at once, at %v", sentAt, clk.Now())
+	}
+}
+
+// Writes at once share the API server's quiet: of 8 writes tried together, the first
+// answered gets 429 with Retry-After 10 s, the others 503; none tries again before the
+// 10 s are over, though the backoff alone would retry a 503 after 1 to 1.5 s. The
+// writes read and extend the quiet from their own goroutines: go test -race (make test
+// runs it) fails if that is not safe.
+func TestQuietPeriodSharedByWritesAtOnce(t *testing.T) {
+	const writers, asked = 8, 10 * time.Second
+	p, clk, _ := newTestPipeline(t, "k8s_event")
+	start := clk.Now()
+	var mu sync.Mutex
+	tries := 0
+	var retries []time.Time
+	call := func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		tries++
+		switch {
+		case tries == 1:
+			return nil, apierrors.NewTooManyRequests("slow down", int(asked/time.Second))
+		case tries <= writers:
+			return nil, statusError(http.StatusServiceUnavailable)
+		}
+		retries = append(retries, clk.Now())
+		return &corev1.Event{}, nil
+	}
+	reasons := make(chan string, writers)
+	for range writers {
+		go func() {
+			_, reason, _ := p.write("create", &corev1.Event{LastTimestamp: metav1.NewTime(start)}, call)
+			reasons <- reason
+		}()
+	}
+	// Every write answered once and waiting on the clock before it moves.
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.Waiters() < writers {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes waiting on the clock, want %d", clk.Waiters(), writers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stepUntilDone(t, clk, time.Second, func() bool { return len(reasons) == writers })
+
+	for range writers {
+		if reason := <-reasons; reason != "" {
+			t.Errorf("a write dropped for %q, want every one written after the quiet", reason)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, at := range retries {
+		if at.Before(start.Add(asked)) {
+			t.Errorf("a write tried again %s after the 429, within the %s the API server asked for: retries at %v",
+				at.Sub(start), asked, retries)
+			break
+		}
 	}
 }
