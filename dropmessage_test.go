@@ -99,7 +99,7 @@ func TestLineOutOfTimeIsPrintedAsADrop(t *testing.T) {
 	apiOutage(client)
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 1}); got.String() != want.String() {
 		t.Fatalf("outcomes %s, want %s", got, want)
 	}

@@ -185,7 +185,7 @@ func TestAlreadyExistsToAPatchIsNotTheLinesEvent(t *testing.T) {
 	before := readOutcomes()
 	for range 2 {
 		p.listener.Error("plugin/errors: ", "upstream down")
-		stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+		stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	}
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1, dropRejected: 1}); got.String() != want.String() {
 		t.Errorf("the repeat's patch answered %v: outcomes %s, want %s: a patch's AlreadyExists taken as its own earlier try", answers, got, want)

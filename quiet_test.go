@@ -159,7 +159,7 @@ func TestQuietPeriodSharedByWritesAtOnce(t *testing.T) {
 	reasons := make(chan string, writers)
 	for range writers {
 		go func() {
-			_, reason, _ := p.write("create", &corev1.Event{LastTimestamp: metav1.NewTime(start)}, call)
+			reason := p.retrier.write("create", &corev1.Event{LastTimestamp: metav1.NewTime(start)}, call).drop
 			reasons <- reason
 		}()
 	}

@@ -111,7 +111,7 @@ func TestWriteAnsweredAfterTheFinalShutdownIsNotCountedAgain(t *testing.T) {
 		t.Fatal("the line's write did not reach the API")
 	}
 
-	s := p.settings.Load()
+	s := p.listener.settings.Load()
 	p.stop()
 	if got, want := readOutcomes().since(before), (outcomes{dropShutdown: 1}); got.String() != want.String() {
 		t.Fatalf("outcomes after the final shutdown %s, want %s: the line on its way dropped", got, want)
@@ -127,9 +127,9 @@ func TestWriteAnsweredAfterTheFinalShutdownIsNotCountedAgain(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	p.settings.Store(s) // a log call that read the settings before the shutdown goes on
+	p.listener.settings.Store(s) // a log call that read the settings before the shutdown goes on
 	p.listener.Error("plugin/errors: ", "logged after the shutdown")
-	p.settings.Store(nil)
+	p.listener.settings.Store(nil)
 
 	if got, want := readOutcomes().since(before), (outcomes{dropShutdown: 2}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s: the late answer counted the line again, or the line after "+
@@ -161,11 +161,11 @@ func TestFatalLineLoggedAcrossTheFinalShutdownIsWritten(t *testing.T) {
 	opts.log.print = out.print
 	p := startPipeline(t, opts, client, "k8s_event {\n level fatal\n}")
 
-	s := p.settings.Load() // the log call has read the settings...
+	s := p.listener.settings.Load() // the log call has read the settings...
 	p.stop()               // ...the final shutdown runs to its end...
-	p.settings.Store(s)    // ...and the call goes on with what it read.
+	p.listener.settings.Store(s)    // ...and the call goes on with what it read.
 	p.listener.Fatal("plugin/loop: ", "Loop detected as CoreDNS stops")
-	p.settings.Store(nil)
+	p.listener.settings.Store(nil)
 
 	// No waiting: CoreDNS exits as the call returns.
 	api.mu.Lock()
