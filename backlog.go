@@ -1,6 +1,7 @@
 package k8s_event
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -18,6 +19,7 @@ type line struct {
 type backlog struct {
 	queue    chan line    // admitted lines the sender has not recorded yet
 	inflight atomic.Int64 // admitted lines not yet resolved, and stoppedBit
+	counting atomic.Int64 // resolves between taking a line off inflight and counting it
 }
 
 // stoppedBit is set in inflight by stop, once it counted what was still on its way: from
@@ -78,6 +80,8 @@ func (b *backlog) take(limit int64) bool {
 // resolve counts the end of an admitted line's way: a drop reason, or an outcome; unless
 // stop already counted it.
 func (b *backlog) resolve(outcome, reason string) {
+	b.counting.Add(1)
+	defer b.counting.Add(-1)
 	for {
 		n := b.inflight.Load()
 		if n&stoppedBit != 0 {
@@ -87,6 +91,9 @@ func (b *backlog) resolve(outcome, reason string) {
 			break
 		}
 	}
+	if testHookUncounted != nil {
+		testHookUncounted()
+	}
 	if reason != "" {
 		droppedCount.WithLabelValues(reason).Inc()
 		return
@@ -94,12 +101,16 @@ func (b *backlog) resolve(outcome, reason string) {
 	reportedCount.WithLabelValues(outcome).Inc()
 }
 
+// testHookUncounted, if set, runs in resolve between taking the line off inflight and
+// counting it: tests hold a resolve there.
+var testHookUncounted func()
+
 // flushPoll is how often wait checks whether the backlog is written.
 const flushPoll = 5 * time.Millisecond
 
-// wait waits until every admitted line is resolved, or deadline.
+// wait waits until every admitted line is resolved and counted, or deadline.
 func (b *backlog) wait(deadline time.Time) {
-	for b.inflight.Load() > 0 && time.Now().Before(deadline) {
+	for (b.inflight.Load() > 0 || b.counting.Load() > 0) && time.Now().Before(deadline) {
 		time.Sleep(flushPoll)
 	}
 }
@@ -109,4 +120,9 @@ func (b *backlog) wait(deadline time.Time) {
 func (b *backlog) stop() {
 	left := b.inflight.Swap(stoppedBit)
 	droppedShutdown.Add(uint64(left))
+	// A resolve that took its line off inflight before the swap counts it in a moment;
+	// the ones after it return at once. Metrics read after stop are final.
+	for b.counting.Load() > 0 {
+		runtime.Gosched()
+	}
 }
