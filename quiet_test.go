@@ -188,3 +188,28 @@ func TestQuietPeriodSharedByWritesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Writes extend the quiet from their own goroutines while others read it: it ends at the
+// latest end any of them asked for, whatever their order, and a write never sees it end
+// before its own. Unlike TestQuietPeriodSharedByWritesAtOnce, nothing else orders these
+// calls, so go test -race (make test runs it) fails every run if the quiet is not safe
+// to share.
+func TestQuietPeriodEndsAtTheLatestOfConcurrentExtends(t *testing.T) {
+	const writers = 8
+	var q quietPeriod
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			until := start.Add(time.Duration(writers-i) * time.Second) // the first asks for the longest
+			q.extend(until)
+			if end := q.end(); end.Before(until) {
+				t.Errorf("a write that extended the quiet to %v read its end as %v, earlier", until, end)
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := q.end(), start.Add(writers*time.Second); !got.Equal(want) {
+		t.Errorf("the quiet ends at %v, want %v, the latest end asked for", got, want)
+	}
+}
