@@ -34,7 +34,7 @@ func TestOnlyARealDropIsPrintedAsOne(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	done := func() bool { return p.inflight.Load() == 0 }
+	done := func() bool { return p.backlog.inflight.Load() == 0 }
 
 	p.listener.Error("plugin/errors: ", "repeated")
 	stepUntilDone(t, clk, time.Second, done)
@@ -80,9 +80,36 @@ func TestADropIsPrintedOnce(t *testing.T) {
 	})
 	failFirst(client, 1, statusError(http.StatusBadRequest))
 	p.listener.Error("plugin/errors: ", "refused")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	p.stop() // client-go's recorder has returned from the sink
 	if got := out.all(); len(got) != 1 || !strings.HasPrefix(got[0], "event dropped: ") {
 		t.Errorf("printed %q, want one message, the drop", got)
+	}
+}
+
+// A line the API never took within its 15 minutes is printed as a drop, with why: an
+// operator reading CoreDNS's log learns that an event is lost, not only that writes
+// were being retried.
+func TestLineOutOfTimeIsPrintedAsADrop(t *testing.T) {
+	var out printed
+	p, clk, client := newTestPipeline(t, "k8s_event", func(o *options) {
+		o.log = newSelfLog(time.Minute)
+		o.log.print = out.print
+	})
+	apiOutage(client)
+	before := readOutcomes()
+	p.listener.Error("plugin/errors: ", "upstream down")
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 1}); got.String() != want.String() {
+		t.Fatalf("outcomes %s, want %s", got, want)
+	}
+	var drops []string
+	for _, line := range out.all() {
+		if strings.HasPrefix(line, "event dropped: ") {
+			drops = append(drops, line)
+		}
+	}
+	if len(drops) != 1 || !strings.Contains(drops[0], "not written within 15m0s of being logged") || !strings.Contains(drops[0], "connection refused") {
+		t.Errorf("printed drops %q, want one saying the line was not written within 15m0s, and the API's last failure; all printed: %q", drops, out.all())
 	}
 }

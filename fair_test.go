@@ -218,7 +218,7 @@ func TestAnnotationFromMessage(t *testing.T) {
 		{"no plugin: x", ""},
 	} {
 		e := &corev1.Event{Message: c.msg, InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
-		completed := p.complete(e)
+		completed := complete(e, p.ref.load())
 		if got := completed.Annotations[pluginAnnotation]; got != c.want {
 			t.Errorf("%q: annotation %q, want %q", c.msg, got, c.want)
 		}
@@ -233,15 +233,17 @@ func TestAnnotationFromMessage(t *testing.T) {
 			t.Errorf("%q: the correlator's event was changed, want a copy", c.msg)
 		}
 	}
-	kept := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: "CoreDNS/reload"}}
+	kept := &corev1.Event{Message: "plugin/reload: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: "CoreDNS/reload"}}
 	kept.Annotations = map[string]string{pluginAnnotation: "reload", "other": "kept"}
-	if got := p.complete(kept); got != kept {
-		t.Errorf("an annotated event with its source component was copied: %v, %v", got.Annotations, got.Source)
+	if got := complete(kept, p.ref.load()); got != kept {
+		t.Errorf("a complete event was copied: %v, %v", got.Annotations, got.Source)
 	}
-	recorded := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
-	recorded.Annotations = map[string]string{pluginAnnotation: "reload"}
-	if got := p.complete(recorded).Source.Component; got != "CoreDNS/reload" {
-		t.Errorf("an event the recorder made with its annotation has source component %q, want CoreDNS/reload (from the annotation)", got)
+	other := &corev1.Event{Message: "plugin/errors: x", InvolvedObject: podRef, Source: corev1.EventSource{Component: component}}
+	other.Annotations = map[string]string{pluginAnnotation: "reload", "other": "kept"}
+	got := complete(other, p.ref.load())
+	if got.Annotations[pluginAnnotation] != "errors" || got.Annotations["other"] != "kept" || got.Source.Component != "CoreDNS/errors" {
+		t.Errorf("an event whose message names errors: annotations %v, source %q, want the plugin errors (from the message) and the other annotation kept",
+			got.Annotations, got.Source.Component)
 	}
 }
 
@@ -265,19 +267,5 @@ func TestFatalReportedByDefault(t *testing.T) {
 				checkEvent(t, evs[0], wantEvent(podRef, "CoreDNSFatal", "Warning", `plugin/loop: Loop (127.0.0.1:53 -> :53) detected for zone "."`))
 			}
 		})
-	}
-}
-
-func TestPluginOf(t *testing.T) {
-	for prefix, want := range map[string]string{
-		"plugin/errors: ":       "errors",
-		"plugin/k8s_external: ": "k8s_external",
-		"plugin/errors:":        "",
-		"errors: ":              "",
-		"":                      "",
-	} {
-		if got := pluginOf(prefix); got != want {
-			t.Errorf("pluginOf(%q) = %q, want %q", prefix, got, want)
-		}
 	}
 }

@@ -3,6 +3,8 @@ package k8s_event
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"testing"
@@ -120,6 +122,7 @@ func stopCoreDNS(t testing.TB, inst *caddy.Instance) {
 	if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
 		t.Errorf("shutdown callbacks: %v", errs)
 	}
+	defer watchdog(t, "stopping an instance")()
 	if err := inst.Stop(); err != nil {
 		t.Errorf("stopping CoreDNS: %v", err)
 	}
@@ -180,11 +183,39 @@ func newFake() *fake.Clientset {
 // does: the new one starts before the old one shuts down.
 func reload(t testing.TB, inst *caddy.Instance, contents string) *caddy.Instance {
 	t.Helper()
-	next, err := inst.Restart(input(contents))
+	next, err := tryReload(t, inst, contents)
 	if err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	return next
+}
+
+// tryReload is reload for a configuration that may fail, under a watchdog.
+func tryReload(t testing.TB, inst *caddy.Instance, contents string) (*caddy.Instance, error) {
+	defer watchdog(t, "a reload")()
+	return inst.Restart(input(contents))
+}
+
+// stopInstance stops inst's servers, under a watchdog.
+func stopInstance(t testing.TB, inst *caddy.Instance) {
+	defer watchdog(t, "stopping an instance")()
+	inst.Stop()
+}
+
+// hangAfter is how long a reload or a stop may take before the watchdog ends the tests.
+const hangAfter = 10 * time.Second
+
+// watchdog ends the test binary, every goroutine's stack printed, if the call it guards
+// has not returned (the func it returns not called) within hangAfter: a reload stuck in
+// a server's Stop would otherwise hang the tests, with no stack, until go test's timeout.
+func watchdog(t testing.TB, what string) (stop func()) {
+	timer := time.AfterFunc(hangAfter, func() {
+		buf := make([]byte, 64<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		fmt.Fprintf(os.Stderr, "%s: %s did not return within %s; every goroutine:\n%s\n", t.Name(), what, hangAfter, buf)
+		panic(fmt.Sprintf("%s: %s hung for %s", t.Name(), what, hangAfter))
+	})
+	return func() { timer.Stop() }
 }
 
 // fakeAPI makes a fresh fake API, holding the test Pod, every server block's kubeapi
@@ -200,5 +231,5 @@ func fakeAPI(t testing.TB, withUID bool) *fake.Clientset {
 func reporting() bool {
 	process.Lock()
 	defer process.Unlock()
-	return process.p != nil && process.p.settings.Load() != nil
+	return process.p != nil && process.p.listener.settings.Load() != nil
 }

@@ -4,33 +4,15 @@ package k8s_event
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"k8s.io/client-go/kubernetes"
 )
-
-// process holds the process's one pipeline, created by the first setup of the plugin and
-// kept until the final shutdown, so that every log line of the process is reported at
-// most once, from start-up to exit, however many server blocks and reloads there are.
-var process struct {
-	sync.Mutex
-	p *pipeline
-}
-
-// processPipeline returns the process's pipeline, starting it on first use. Its listener
-// is registered then, in setup: it reports nothing until settings are in effect (see
-// firstStartup and start).
-func processPipeline() *pipeline {
-	process.Lock()
-	defer process.Unlock()
-	if process.p == nil {
-		process.p = newPipeline(defaultOptions())
-	}
-	return process.p
-}
 
 // instance is k8s_event in one caddy instance (one configuration): the settings its
 // server blocks share.
@@ -42,9 +24,9 @@ type instance struct {
 
 	first    bool // started with the process (firstStartup ran)
 	mu       sync.Mutex
-	settings *settings // made by start
-	stopped  bool      // shutdown ran on a reload
-	reload   bool      // holds reloads, from restart to the reload's end
+	settings *config // cfg in effect form, made by start
+	stopped  bool    // shutdown ran on a reload
+	reload   bool    // holds reloads, from restart to the reload's end
 }
 
 type instanceKey struct{}
@@ -102,7 +84,7 @@ func (in *instance) start() error {
 			client = cl
 		}
 	}
-	if size := in.p.cacheSize.Load(); size != 0 && size != int64(in.cfg.cacheSize) {
+	if size := in.p.sender.cacheSize.Load(); size != 0 && size != int64(in.cfg.cacheSize) {
 		log.Warningf("CACHESIZE %d takes effect when CoreDNS restarts; until then the event correlator keeps %d entries",
 			in.cfg.cacheSize, size)
 	}
@@ -143,7 +125,7 @@ func (in *instance) shutdown() error {
 	if next := in.p.next.Swap(nil); next != nil {
 		in.p.use(next)
 	} else {
-		in.p.settings.CompareAndSwap(in.settings, nil)
+		in.p.listener.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
 }
@@ -209,5 +191,49 @@ func (in *instance) serving() bool {
 // finalShutdown gives what is on its way its bounded chance before the process exits.
 func (in *instance) finalShutdown() error {
 	in.p.stop()
+	return nil
+}
+
+// exiting is set when the process begins its final shutdown (SIGTERM, SIGINT): caddy
+// then runs every instance's OnShutdown callbacks, and only after them the OnFinalShutdown
+// ones, among which the *health* plugin's lame duck, during which CoreDNS still serves and
+// logs. So an instance's shutdown must not stop the reporting then: the final shutdown
+// does, once the lame duck is over.
+var exiting atomic.Bool
+
+// hookMu makes watchEvents's look-up and registration one step.
+var hookMu sync.Mutex
+
+// watchEvents registers the plugin's caddy event hook (onEvent) unless caddy has it. It
+// runs in every setup of a configuration: caddy's SIGUSR1 reload removes every event hook
+// before it starts the new configuration, and puts them back only if that fails, so a
+// hook registered once, at init, is gone after the first such reload (the reload plugin's
+// reloads keep them).
+func watchEvents() {
+	hookMu.Lock()
+	defer hookMu.Unlock()
+	if !slices.Contains(caddy.ListPlugins()["event_hooks"], pluginName) {
+		caddy.RegisterEventHook(pluginName, onEvent)
+	}
+}
+
+// onEvent notes the start of the final shutdown, and puts the settings of an instance
+// caddy says started in effect (see start).
+func onEvent(ev caddy.EventName, info any) error {
+	switch ev {
+	case caddy.ShutdownEvent:
+		exiting.Store(true)
+	case caddy.InstanceStartupEvent:
+		ci, ok := info.(*caddy.Instance)
+		if !ok {
+			return nil
+		}
+		ci.StorageMu.RLock()
+		in, _ := ci.Storage[instanceKey{}].(*instance)
+		ci.StorageMu.RUnlock()
+		if in != nil {
+			in.started()
+		}
+	}
 	return nil
 }

@@ -111,7 +111,7 @@ func TestEventObject(t *testing.T) {
 func waitReference(t *testing.T, p *pipeline) {
 	t.Helper()
 	select {
-	case <-p.refDone:
+	case <-p.ref.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out waiting for the Pod reference")
 	}
@@ -233,7 +233,7 @@ func TestWithoutKubeAPI(t *testing.T) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
 	}
-	if p.client.Load() != nil {
+	if p.client.load() != nil {
 		t.Error("the pipeline has a client after a failed start")
 	}
 }

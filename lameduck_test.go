@@ -15,12 +15,16 @@ import (
 
 // lameduck is a test plugin that logs an error line in its OnFinalShutdown, as a query
 // that fails while the *health* plugin's lame duck keeps CoreDNS serving after SIGTERM.
-var lameDuckLog = clog.NewWithPlugin("lameduck")
+var (
+	lameDuckLog  = clog.NewWithPlugin("lameduck")
+	lameDuckRuns atomic.Int32 // lines it logged
+)
 
 func init() {
 	plugin.Register("lameduck", func(c *caddy.Controller) error {
 		c.OnFinalShutdown(func() error {
 			lameDuckLog.Error("2 example.org. A: a query during the lame duck")
+			lameDuckRuns.Add(1)
 			return nil
 		})
 		return nil
@@ -40,6 +44,28 @@ func TestLineLoggedDuringTheLameDuckIsReported(t *testing.T) {
 	inst.Stop()
 	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
 		t.Errorf("the line of the lame duck: %s", describe(evs))
+	}
+}
+
+// The plugin order decides whether the lame duck is reported: caddy runs the
+// OnFinalShutdown callbacks in the order the plugins were set up, plugin.cfg's, so with
+// k8s_event before the plugin that logs in its final shutdown (health's lame duck), the
+// final flush has ended the reporting by then. This is why docs/operations.md and
+// cmd/coredns say k8s_event must come after health.
+func TestLameDuckOfAPluginAfterK8sEventIsNotReported(t *testing.T) {
+	withDirectives(t, "kubeapi", pluginName, "lameduck")
+	client := fakeAPI(t, true)
+	inst := startCoreDNS(t, strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck", 1))
+	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM")
+	t.Cleanup(func() { exiting.Store(false) })
+	before := lameDuckRuns.Load()
+	evs := stopAndList(t, inst, client)
+	inst.Stop()
+	if lameDuckRuns.Load() == before {
+		t.Fatal("the lame duck plugin's final shutdown did not run: the test shows nothing")
+	}
+	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 0 {
+		t.Errorf("with k8s_event before the lame duck in plugin.cfg, its line was reported: the order does not matter, and the docs' \"after health\" is needless: %s", describe(evs))
 	}
 }
 

@@ -63,7 +63,7 @@ func TestStartupLinesReportedWhereverThePluginIs(t *testing.T) {
 			client := fakeAPI(t, true)
 			inst := startCoreDNS(t, strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  startlog", 1))
 			evs := stopAndList(t, inst, client)
-			inst.Stop()
+			stopInstance(t, inst)
 			if n, _ := countMessage(evs, "plugin/startlog: starting server with unsynced Kubernetes API"); n != 1 {
 				t.Errorf("the start-up line of a plugin before k8s_event: %s", describe(evs))
 			}
@@ -87,7 +87,7 @@ func TestFailedShutdownDuringReloadKeepsTheNewSettings(t *testing.T) {
 
 			failShutdownOnce.Store(true)
 			next := strings.Replace(corefile("k8s_event {\n level info error\n }"), "k8s_event", "failshutdown\n  k8s_event", 1)
-			served, err := inst.Restart(input(next))
+			served, err := tryReload(t, inst, next)
 			if err == nil || !strings.Contains(err.Error(), "armed to fail") {
 				t.Fatalf("want the reload to fail in the old instance's shutdown, got %v", err)
 			}
@@ -99,7 +99,7 @@ func TestFailedShutdownDuringReloadKeepsTheNewSettings(t *testing.T) {
 			if errs := newest.ShutdownCallbacks(); len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			newest.Stop()
+			stopInstance(t, newest)
 			if got := events(t, (*clients)[1], testNS); len(got) != 1 {
 				t.Errorf("the new configuration's connection got %s, want the info line", describe(got))
 			}
@@ -119,7 +119,7 @@ func TestFailedShutdownDuringReloadThatDropsThePlugin(t *testing.T) {
 	inst := startCoreDNS(t, strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  failshutdown", 1))
 
 	failShutdownOnce.Store(true)
-	if _, err := inst.Restart(input(corefile("failshutdown"))); err == nil || !strings.Contains(err.Error(), "armed to fail") {
+	if _, err := tryReload(t, inst, corefile("failshutdown")); err == nil || !strings.Contains(err.Error(), "armed to fail") {
 		t.Fatalf("want the reload to fail in the old instance's shutdown, got %v", err)
 	}
 	newest := caddy.Instances()[len(caddy.Instances())-1]
@@ -196,7 +196,7 @@ func TestSettingsSwapUnderConcurrentLogging(t *testing.T) {
 		t.Error("a warning line was selected after the reload to level error")
 	}
 	stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 
 	// Every selected line ended in exactly one counted outcome.
 	var ended float64
@@ -217,12 +217,12 @@ func TestFiftyReloadsAndAFailedOneOneEventPerLine(t *testing.T) {
 		inst = reload(t, inst, corefile(stanzas[i%2]))
 		errorsLog.Errorf("after reload %d", i)
 	}
-	if _, err := inst.Restart(input(corefile("k8s_event {\n level nonsense\n }"))); err == nil {
+	if _, err := tryReload(t, inst, corefile("k8s_event {\n level nonsense\n }")); err == nil {
 		t.Fatal("expected the bad reload to fail")
 	}
 	errorsLog.Error("after the failed reload")
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 
 	// Distinct lines: client-go combines those beyond 10 that one correlator sees within
 	// 10 minutes, so the Counts, not the Events, add up to the lines.

@@ -1,15 +1,6 @@
 package k8s_event
 
-// line is a log line on its way to the Events API.
-type line struct {
-	level   level
-	prefix  string // the logger's, "plugin/NAME: "
-	message string
-}
-
-// selfPrefix is this plugin's own logger: its lines are never reported, so a failing
-// event write cannot feed on itself.
-var selfPrefix = loggerPrefix(pluginName)
+import "sync/atomic"
 
 // listener receives every plugin log line of the process (clog.Listener), for the life
 // of the process. It runs on the goroutine that logs, a DNS query's among them, so it
@@ -17,26 +8,34 @@ var selfPrefix = loggerPrefix(pluginName)
 // off without waiting. Fatal lines are the exception: the process exits right after, so
 // they are written before the call returns, bounded by a short timeout. It runs with
 // CoreDNS's listener lock held: nothing it calls may log through a plugin logger.
-type listener struct{ p *pipeline }
+type listener struct {
+	settings atomic.Pointer[config] // what is reported now; nil for nothing
+	backlog  *backlog
+	fatal    *fatalWriter
+}
 
 // Name implements the clog.Listener interface.
 func (l *listener) Name() string { return pluginName }
 
+// report filters a line, charges it to its token bucket, formats it and hands it off.
 func (l *listener) report(lv level, prefix, format string, v []any, formatted bool) {
-	s := l.p.settings.Load()
+	s := l.settings.Load()
 	if s == nil || !s.selected(lv, prefix) {
 		return
 	}
-	if lv == levelFatal { // never refused: there is at most one, and it matters most
-		l.p.writeFatal(prefix, formatMessage(prefix, format, v, formatted))
+	if lv != levelFatal { // a fatal line is never refused: there is at most one, and it matters most
+		linesByLevel[lv].Inc()
+		if !s.throttle.admit(prefix, lv) {
+			droppedRateLimited.Inc()
+			return
+		}
+	}
+	msg := formatMessage(prefix, format, v, formatted)
+	if lv == levelFatal {
+		l.fatal.write(msg)
 		return
 	}
-	linesByLevel[lv].Inc()
-	if !s.throttle.admit(prefix, lv) {
-		droppedRateLimited.Inc()
-		return
-	}
-	l.p.enqueue(s, line{level: lv, prefix: prefix, message: formatMessage(prefix, format, v, formatted)})
+	l.backlog.enqueue(line{level: lv, message: msg}, int64(queueSize(s.burst)))
 }
 
 // Debug implements the clog.Listener interface.
@@ -77,18 +76,4 @@ func (l *listener) Fatal(prefix string, v ...any) { l.report(levelFatal, prefix,
 // Fatalf implements the clog.Listener interface.
 func (l *listener) Fatalf(prefix, format string, v ...any) {
 	l.report(levelFatal, prefix, format, v, true)
-}
-
-// enqueue hands an admitted line to the sender, or drops it when the backlog of lines on
-// their way is full: the backlog holds lines until the API takes them, during an outage
-// too, and its bound is what keeps the memory bounded.
-func (p *pipeline) enqueue(s *settings, ln line) {
-	if !p.take(s.backlog()) {
-		return
-	}
-	select {
-	case p.queue <- ln: // never full: the channel holds maxBacklog, and inflight counts it
-	default:
-		p.resolve("", dropQueueFull)
-	}
 }

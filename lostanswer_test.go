@@ -9,15 +9,18 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -112,7 +115,7 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 	before := readOutcomes()
 
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s: the event exists", got, want)
 	}
@@ -123,7 +126,7 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 	}
 
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	sent := api.sent()
 	if len(sent) != 3 || sent[0] != sent[1] || sent[2] != strings.Replace(sent[0], "POST", "PATCH", 1) {
 		t.Errorf("requests %q, want a create, its retry, then a patch of the event they made", sent)
@@ -147,6 +150,7 @@ func TestAlreadyExistsIsOursOnlyAfterATryThatMayHaveLanded(t *testing.T) {
 		{"after a lost answer", []error{lost, exists}, outcomeCreated},
 		{"after a 504", []error{statusError(http.StatusGatewayTimeout), exists}, outcomeCreated},
 		{"after a 503", []error{statusError(http.StatusServiceUnavailable), exists}, outcomeCreated},
+		{"after a 500", []error{statusError(http.StatusInternalServerError), exists}, outcomeCreated},
 		{"after a 429", []error{statusError(http.StatusTooManyRequests), exists}, dropRejected},
 		{"after a refused connection", []error{refused, exists}, dropRejected},
 	}
@@ -156,13 +160,37 @@ func TestAlreadyExistsIsOursOnlyAfterATryThatMayHaveLanded(t *testing.T) {
 			calls := answerCreates(client, tc.answers...)
 			before := readOutcomes()
 			p.listener.Error("plugin/errors: ", "upstream down")
-			stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+			stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 			if got, want := readOutcomes().since(before), (outcomes{tc.want: 1}); got.String() != want.String() {
-				t.Errorf("outcomes %s, want %s", got, want)
+				t.Errorf("AlreadyExists %s (answers %v): outcomes %s, want %s", tc.name, tc.answers, got, want)
 			}
 			if got := calls.Load(); int(got) != len(tc.answers) {
 				t.Errorf("%d create calls, want %d", got, len(tc.answers))
 			}
 		})
+	}
+}
+
+// Only a create can meet its own earlier try: a patch (a repeated line) answered 409
+// AlreadyExists after a 503 did not raise the event's count, and the line is dropped as
+// refused, not counted merged.
+func TestAlreadyExistsToAPatchIsNotTheLinesEvent(t *testing.T) {
+	p, clk, client := newTestPipeline(t, "k8s_event")
+	exists := apierrors.NewAlreadyExists(schema.GroupResource{Resource: "events"}, "coredns.1")
+	answers := []error{statusError(http.StatusServiceUnavailable), exists}
+	var calls atomic.Int32
+	client.PrependReactor("patch", "events", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		return true, nil, answers[min(int(calls.Add(1)), len(answers))-1]
+	})
+	before := readOutcomes()
+	for range 2 {
+		p.listener.Error("plugin/errors: ", "upstream down")
+		stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	}
+	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1, dropRejected: 1}); got.String() != want.String() {
+		t.Errorf("the repeat's patch answered %v: outcomes %s, want %s: a patch's AlreadyExists taken as its own earlier try", answers, got, want)
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d patch calls, want 2", got)
 	}
 }

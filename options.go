@@ -42,21 +42,10 @@ func defaultOptions() options {
 		clock:        clock.RealClock{},
 		apiTimeout:   10 * time.Second,
 		maxAge:       15 * time.Minute,
-		retry:        backoff{initial: time.Second, max: 30 * time.Second},
+		retry:        backoff{initial: time.Second, max: 30 * time.Second, jitter: 0.5},
 		lookupRetry:  backoff{initial: time.Second, max: time.Minute},
 		fatalTimeout: 2 * time.Second,
 		flushTimeout: 2 * time.Second,
 		log:          newSelfLog(time.Minute),
 	}
-}
-
-// backoff is a capped exponential backoff.
-type backoff struct{ initial, max time.Duration }
-
-// next returns the wait after one of prev; the first wait, after 0, is initial.
-func (b backoff) next(prev time.Duration) time.Duration {
-	if prev <= 0 {
-		return b.initial
-	}
-	return min(2*prev, b.max)
 }

@@ -72,7 +72,7 @@ func TestOutageOfTenMinutesLosesNothing(t *testing.T) {
 	time.Sleep(time.Second) // real time too, so that a stamp at writing would show
 	recovered := time.Now()
 	api.down.Store(false)
-	stepUntilDone(t, clk, 5*time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 5*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 5, outcomeMerged: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
@@ -104,7 +104,7 @@ func TestOutageOfTwentyMinutesDropsAndCounts(t *testing.T) {
 	for i := range 3 {
 		p.listener.Errorf("plugin/errors: ", "line %d", i)
 	}
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 3}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}
@@ -124,7 +124,7 @@ func TestBacklogBoundHoldsUnderAFlood(t *testing.T) {
 	for round := range rounds {
 		for i := range 1000 {
 			p.listener.Errorf("plugin/errors: ", "round %d line %d", round, i)
-			if n := p.inflight.Load(); n > bound {
+			if n := p.backlog.inflight.Load(); n > bound {
 				t.Fatalf("backlog %d, above its bound %d", n, bound)
 			}
 		}
@@ -171,7 +171,7 @@ func TestNoTryAfterALinesMaxAge(t *testing.T) {
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "upstream down")
 	// Steps of 1 s: every wait (whole seconds) ends exactly when it was meant to.
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}
@@ -181,7 +181,30 @@ func TestNoTryAfterALinesMaxAge(t *testing.T) {
 	if last.After(deadline) {
 		t.Errorf("last try %s after the line's deadline (%s after it was logged)", last.Sub(deadline), p.opts.maxAge)
 	}
-	if last.Before(deadline.Add(-p.opts.retry.max)) {
+	// The longest wait is the cap lengthened by the most jitter.
+	longest := p.opts.retry.max + time.Duration(p.opts.retry.jitter*float64(p.opts.retry.max))
+	if last.Before(deadline.Add(-longest)) {
 		t.Errorf("last try %s before the line's deadline, want the line tried until its last chance", deadline.Sub(last))
+	}
+}
+
+// During an outage the backlog holds what docs/operations.md promises, 4·BURST + 16
+// lines: the full bursts of four plugins and a margin. Eight plugins each log a full
+// burst of 5: 36 lines wait for the API, and the 4 after them are dropped as queue_full.
+func TestBacklogHoldsFourBurstsAndAMargin(t *testing.T) {
+	const burst, plugins = 5, 8
+	p, _, client := newTestPipeline(t, fmt.Sprintf("k8s_event {\n rate 1 %d\n}", burst), func(o *options) { o.flushTimeout = 100 * time.Millisecond })
+	apiOutage(client)
+	before := readOutcomes()
+	for i, name := range []string{"errors", "forward", "kubernetes", "reload", "cache", "health", "loop", "hosts"}[:plugins] {
+		for j := range burst {
+			p.listener.Errorf("plugin/"+name+": ", "line %d of plugin %d", j, i)
+		}
+	}
+	got := readOutcomes().since(before)
+	want := 4*burst + 16
+	if held := plugins*burst - int(got[dropQueueFull]); held != want || got[dropRateLimited] != 0 {
+		t.Errorf("BURST %d, %d lines admitted: the backlog held %d, want 4·BURST+16 = %d (outcomes %s)",
+			burst, plugins*burst, held, want, got)
 	}
 }

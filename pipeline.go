@@ -2,16 +2,34 @@ package k8s_event
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 )
+
+// process holds the process's one pipeline, created by the first setup of the plugin and
+// kept until the final shutdown, so that every log line of the process is reported at
+// most once, from start-up to exit, however many server blocks and reloads there are.
+var process struct {
+	sync.Mutex
+	p *pipeline
+}
+
+// processPipeline returns the process's pipeline, starting it on first use. Its listener
+// is registered then, in setup: it reports nothing until settings are in effect (see
+// firstStartup and start).
+func processPipeline() *pipeline {
+	process.Lock()
+	defer process.Unlock()
+	if process.p == nil {
+		process.p = newPipeline(defaultOptions())
+	}
+	return process.p
+}
 
 // pipeline takes log lines from the process's one log listener to the Events API, for
 // the life of the process. Configurations come and go (reloads); they swap the settings
@@ -21,42 +39,20 @@ import (
 // through client-go's recorder (which stamps it with the time it was logged) into the
 // broadcaster and correlator, whose single watcher hands events to the sink one at a
 // time, in order. The sink retries transient failures for up to maxAge after the line
-// was logged. Every admitted line leaves the backlog through resolve, counted once.
+// was logged. Every admitted line leaves the backlog through its resolve, counted once.
 type pipeline struct {
-	opts      options
-	listener  *listener
-	settings  atomic.Pointer[settings] // what is reported now; nil for nothing
-	next      atomic.Pointer[settings] // a reload's, until caddy says its instance started
-	client    atomic.Pointer[apiClient]
-	hasClient chan struct{} // closed when the first client is set
-	cacheSize atomic.Int64  // CACHESIZE of the first settings used, for the life of the process
+	opts     options
+	listener *listener              // holds the settings in effect
+	next     atomic.Pointer[config] // a reload's, until caddy says its instance started
+	client   *clientSlot
+	ref      *podReference
+	backlog  *backlog
+	sender   *sender
+	retrier  *retrier // the sink's
 
-	queue    chan line
-	inflight atomic.Int64 // admitted lines not yet resolved (the backlog), and stoppedBit
-	counting atomic.Int64 // resolves between taking a line off inflight and counting it
-	quiet    quietPeriod  // the API server's latest Retry-After
-
-	ref         atomic.Pointer[corev1.ObjectReference]
-	refDone     chan struct{} // closed when ref is final
-	firstLookup chan struct{} // closed when the UID lookup was tried once, or is not needed
-
-	ctx    context.Context // carries the plugin's logger; canceled at the end of stop
-	cancel context.CancelFunc
-
-	chain *chain // owned by the sender goroutine, made when it records its first line
-
-	stopping   chan struct{}
-	senderDone chan struct{}
-	stopOnce   sync.Once
+	cancel   context.CancelFunc // ends the waits and API calls of every part, at the end of stop
+	stopOnce sync.Once
 }
-
-// stoppedBit is set in inflight by stop, once it counted what was still on its way: from
-// then on a line is dropped as it arrives, and a line that ends is not counted again.
-// One number for both, so that a log call that read the settings just before stop and
-// goes on after it cannot slip a line in between.
-const stoppedBit = int64(1) << 62
-
-type apiClient struct{ kubernetes.Interface }
 
 // newPipeline starts a pipeline and registers its listener, replacing any listener of
 // an earlier pipeline. Nothing is reported until settings are applied, and nothing is
@@ -64,113 +60,55 @@ type apiClient struct{ kubernetes.Interface }
 func newPipeline(opts options) *pipeline {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), opts.log.logger()))
 	p := &pipeline{
-		opts:        opts,
-		hasClient:   make(chan struct{}),
-		queue:       make(chan line, maxBacklog),
-		refDone:     make(chan struct{}),
-		firstLookup: make(chan struct{}),
-		ctx:         ctx,
-		cancel:      cancel,
-		stopping:    make(chan struct{}),
-		senderDone:  make(chan struct{}),
+		opts:    opts,
+		client:  newClientSlot(),
+		backlog: newBacklog(),
+		cancel:  cancel,
 	}
-	p.ref.Store(opts.identity.reference())
-	p.listener = &listener{p: p}
-	go p.send()
-	go p.completeReference()
+	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
+	p.retrier = &retrier{
+		ctx:        ctx,
+		clock:      opts.clock,
+		maxAge:     opts.maxAge,
+		apiTimeout: opts.apiTimeout,
+		backoff:    opts.retry,
+		client:     p.client,
+		ref:        p.ref,
+		log:        opts.log,
+	}
+	p.listener = &listener{backlog: p.backlog, fatal: &fatalWriter{
+		ctx:      ctx,
+		timeout:  opts.fatalTimeout,
+		clock:    opts.clock,
+		client:   p.client,
+		ref:      p.ref,
+		nodeName: opts.identity.nodeName,
+		log:      opts.log,
+	}}
+	sink := &eventSink{retrier: p.retrier, backlog: p.backlog}
+	p.sender = newSender(p.backlog, p.ref, func(cacheSize int) *eventRecorder {
+		return newEventRecorder(ctx, cacheSize, opts.clock, opts.identity.nodeName, opts.log, sink)
+	})
+	go p.sender.run()
+	go p.ref.lookup(ctx)
 	clog.RegisterListener(p.listener)
 	return p
 }
 
+// settingsFor returns the settings in effect of cfg, writing through client (see
+// config.running).
+func (p *pipeline) settingsFor(cfg *config, client kubernetes.Interface) *config {
+	return cfg.running(p.listener.settings.Load(), p.opts.clock, client)
+}
+
 // use makes s the settings in effect, and its client, if it has one, the one to write
 // through. The first settings used fix CACHESIZE for the life of the process.
-func (p *pipeline) use(s *settings) {
-	p.cacheSize.CompareAndSwap(0, int64(s.cfg.cacheSize))
-	p.settings.Store(s)
-	if s.client == nil {
-		return
+func (p *pipeline) use(s *config) {
+	p.sender.cacheSize.CompareAndSwap(0, int64(s.cacheSize))
+	p.listener.settings.Store(s)
+	if s.client != nil {
+		p.client.store(s.client)
 	}
-	if p.client.Swap(&apiClient{s.client}) == nil {
-		close(p.hasClient)
-	}
-}
-
-// waitClient returns the client to write through, waiting for the first one until
-// deadline.
-func (p *pipeline) waitClient(deadline time.Time) (kubernetes.Interface, error) {
-	if c := p.client.Load(); c != nil {
-		return c.Interface, nil
-	}
-	select {
-	case <-p.hasClient:
-		return p.client.Load().Interface, nil
-	case <-p.ctx.Done():
-		return nil, p.ctx.Err()
-	case <-p.opts.clock.After(deadline.Sub(p.opts.clock.Now())):
-		return nil, errNoClient
-	}
-}
-
-// send records every line of the backlog, in order, until stop has counted what is left.
-func (p *pipeline) send() {
-	defer close(p.senderDone)
-	for {
-		select {
-		case ln := <-p.queue:
-			p.record(ln)
-		case <-p.stopping:
-			return
-		}
-	}
-}
-
-func (p *pipeline) record(ln line) {
-	if p.chain == nil {
-		p.chain = newChain(p, int(p.cacheSize.Load()))
-	}
-	// The message is formatted already: it goes in as an argument, never as a format.
-	p.chain.recorder.AnnotatedEventf(p.ref.Load(), annotations(pluginOf(ln.prefix)),
-		ln.level.eventType(), ln.level.reason(), "%s", ln.message)
-}
-
-// take counts an admitted line on its way, unless the backlog already holds limit lines
-// or the pipeline stopped: then it counts the line dropped and returns false.
-func (p *pipeline) take(limit int64) bool {
-	for {
-		n := p.inflight.Load()
-		switch {
-		case n&stoppedBit != 0:
-			droppedShutdown.Inc()
-			return false
-		case n >= limit:
-			droppedQueueFull.Inc()
-			return false
-		}
-		if p.inflight.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// resolve counts the end of an admitted line's way: a drop reason, or an outcome; unless
-// stop already counted it.
-func (p *pipeline) resolve(outcome, reason string) {
-	p.counting.Add(1)
-	defer p.counting.Add(-1)
-	for {
-		n := p.inflight.Load()
-		if n&stoppedBit != 0 {
-			return
-		}
-		if p.inflight.CompareAndSwap(n, n-1) {
-			break
-		}
-	}
-	if reason != "" {
-		droppedCount.WithLabelValues(reason).Inc()
-		return
-	}
-	reportedCount.WithLabelValues(outcome).Inc()
 }
 
 // stop ends the pipeline at the process's final shutdown: nothing more is admitted, and
@@ -180,32 +118,12 @@ func (p *pipeline) resolve(outcome, reason string) {
 // as nothing is left.
 func (p *pipeline) stop() {
 	p.stopOnce.Do(func() {
-		p.settings.Store(nil)
-		p.waitBacklog(time.Now().Add(p.opts.flushTimeout))
+		p.listener.settings.Store(nil)
+		p.backlog.wait(time.Now().Add(p.opts.flushTimeout))
 		p.cancel() // calls still running end now, and count themselves
-		p.waitBacklog(time.Now().Add(100 * time.Millisecond))
+		p.backlog.wait(time.Now().Add(100 * time.Millisecond))
 
-		left := p.inflight.Swap(stoppedBit)
-		droppedShutdown.Add(uint64(left))
-		// A resolve that took its line off inflight before the swap counts it in a
-		// moment; the ones after it return at once. Metrics read after stop are final.
-		for p.counting.Load() > 0 {
-			runtime.Gosched()
-		}
-		close(p.stopping)
-		<-p.senderDone // what it left in the queue is counted in left
-		if p.chain != nil {
-			p.chain.broadcaster.Shutdown()
-		}
+		p.backlog.stop()
+		p.sender.stop()
 	})
-}
-
-// flushPoll is how often stop checks whether the backlog is written.
-const flushPoll = 5 * time.Millisecond
-
-// waitBacklog waits until every admitted line is resolved and counted, or deadline.
-func (p *pipeline) waitBacklog(deadline time.Time) {
-	for (p.inflight.Load() > 0 || p.counting.Load() > 0) && time.Now().Before(deadline) {
-		time.Sleep(flushPoll)
-	}
 }

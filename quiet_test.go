@@ -3,6 +3,8 @@ package k8s_event
 import (
 	"context"
 	"math"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ func TestRetryAfterBeyondALinesTimeQuietsTheLinesBehind(t *testing.T) {
 	for i := range 20 {
 		p.listener.Errorf("plugin/errors: ", "upstream %d down", i)
 	}
-	stepUntilDone(t, clk, time.Second, func() bool { return p.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
 
 	if got := srv.requests(); got != 1 {
 		t.Errorf("the API server saw %d requests within the hour it asked for without any, want 1", got)
@@ -63,11 +65,11 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
 	}
 
-	if _, reason, _ := p.write("create", event(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); reason != dropRetriesExhausted {
-		t.Fatalf("a line with 5 minutes left, asked to wait 10: dropped for %q, want %q", reason, dropRetriesExhausted)
+	if res := p.retrier.write("create", event(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); res.drop != dropRetriesExhausted {
+		t.Fatalf("a line with 5 minutes left, asked to wait 10: dropped for %q, want %q", res.drop, dropRetriesExhausted)
 	}
-	if _, reason, _ := p.write("create", event(start.Add(-6*time.Minute)), call(nil)); reason != dropRetriesExhausted {
-		t.Errorf("a line whose time ends within the 10 quiet minutes: dropped for %q, want %q", reason, dropRetriesExhausted)
+	if res := p.retrier.write("create", event(start.Add(-6*time.Minute)), call(nil)); res.drop != dropRetriesExhausted {
+		t.Errorf("a line whose time ends within the 10 quiet minutes: dropped for %q, want %q", res.drop, dropRetriesExhausted)
 	}
 	if len(sentAt) != 1 {
 		t.Errorf("%d requests, want 1: the second line's time ends before the quiet does", len(sentAt))
@@ -75,8 +77,7 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 
 	written := make(chan string, 1)
 	go func() {
-		_, reason, _ := p.write("create", event(start.Add(-time.Minute)), call(nil))
-		written <- reason
+		written <- p.retrier.write("create", event(start.Add(-time.Minute)), call(nil)).drop
 	}()
 	var reason string
 	for deadline, done := time.Now().Add(10*time.Second), false; !done; {
@@ -118,14 +119,97 @@ func TestRetryAfterBoundedByWhatTheLinesBehindCanUse(t *testing.T) {
 		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
 	}
 
-	if _, reason, _ := p.write("create", event(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); reason != dropRetriesExhausted {
-		t.Fatalf("the line answered 429 with Retry-After %d: dropped for %q, want %q", math.MaxInt32, reason, dropRetriesExhausted)
+	if res := p.retrier.write("create", event(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); res.drop != dropRetriesExhausted {
+		t.Fatalf("the line answered 429 with Retry-After %d: dropped for %q, want %q", math.MaxInt32, res.drop, dropRetriesExhausted)
 	}
 	clk.Step(20 * time.Minute)
-	if _, reason, err := p.write("create", event(clk.Now()), call(nil)); reason != "" {
-		t.Errorf("a line logged 20 minutes after a 429 with Retry-After %d: dropped for %q (%v), want it written", math.MaxInt32, reason, err)
+	if res := p.retrier.write("create", event(clk.Now()), call(nil)); res.drop != "" {
+		t.Errorf("a line logged 20 minutes after a 429 with Retry-After %d: dropped for %q (%v), want it written", math.MaxInt32, res.drop, res.err)
 	}
 	if len(sentAt) != 2 || !sentAt[1].Equal(clk.Now()) {
 		t.Errorf("requests at %v, want the second one at once, at %v", sentAt, clk.Now())
+	}
+}
+
+// Writes at once share the API server's quiet: of 8 writes tried together, the first
+// answered gets 429 with Retry-After 10 s, the others 503; none tries again before the
+// 10 s are over, though the backoff alone would retry a 503 after 1 to 1.5 s. The
+// writes read and extend the quiet from their own goroutines: go test -race (make test
+// runs it) fails if that is not safe.
+func TestQuietPeriodSharedByWritesAtOnce(t *testing.T) {
+	const writers, asked = 8, 10 * time.Second
+	p, clk, _ := newTestPipeline(t, "k8s_event")
+	start := clk.Now()
+	var mu sync.Mutex
+	tries := 0
+	var retries []time.Time
+	call := func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		tries++
+		switch {
+		case tries == 1:
+			return nil, apierrors.NewTooManyRequests("slow down", int(asked/time.Second))
+		case tries <= writers:
+			return nil, statusError(http.StatusServiceUnavailable)
+		}
+		retries = append(retries, clk.Now())
+		return &corev1.Event{}, nil
+	}
+	reasons := make(chan string, writers)
+	for range writers {
+		go func() {
+			reason := p.retrier.write("create", &corev1.Event{LastTimestamp: metav1.NewTime(start)}, call).drop
+			reasons <- reason
+		}()
+	}
+	// Every write answered once and waiting on the clock before it moves.
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.Waiters() < writers {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes waiting on the clock, want %d", clk.Waiters(), writers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stepUntilDone(t, clk, time.Second, func() bool { return len(reasons) == writers })
+
+	for range writers {
+		if reason := <-reasons; reason != "" {
+			t.Errorf("a write dropped for %q, want every one written after the quiet", reason)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, at := range retries {
+		if at.Before(start.Add(asked)) {
+			t.Errorf("a write tried again %s after the 429, within the %s the API server asked for: retries at %v",
+				at.Sub(start), asked, retries)
+			break
+		}
+	}
+}
+
+// Writes extend the quiet from their own goroutines while others read it: it ends at the
+// latest end any of them asked for, whatever their order, and a write never sees it end
+// before its own. Unlike TestQuietPeriodSharedByWritesAtOnce, nothing else orders these
+// calls, so go test -race (make test runs it) fails every run if the quiet is not safe
+// to share.
+func TestQuietPeriodEndsAtTheLatestOfConcurrentExtends(t *testing.T) {
+	const writers = 8
+	var q quietPeriod
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			until := start.Add(time.Duration(writers-i) * time.Second) // the first asks for the longest
+			q.extend(until)
+			if end := q.end(); end.Before(until) {
+				t.Errorf("a write that extended the quiet to %v read its end as %v, earlier", until, end)
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := q.end(), start.Add(writers*time.Second); !got.Equal(want) {
+		t.Errorf("the quiet ends at %v, want %v, the latest end asked for", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 )
 
 // Environment variables a CoreDNS Pod sets from the Downward API.
@@ -71,27 +73,62 @@ func lookupPodUID(ctx context.Context, client kubernetes.Interface, id identity)
 	return "", fmt.Errorf("pod %s/%s not found", id.namespace, id.podName)
 }
 
+// podReference is the involved object of every event: the CoreDNS Pod, or the default
+// Namespace when the Pod is unknown. Without COREDNS_POD_UID it completes itself with
+// the Pod's UID once a lookup finds it (see lookup).
+type podReference struct {
+	current     atomic.Pointer[corev1.ObjectReference]
+	done        chan struct{} // closed when current is final
+	firstLookup chan struct{} // closed when the UID lookup was tried once, or is not needed
+
+	// What the lookup needs.
+	id      identity
+	client  *clientSlot
+	clock   clock.Clock
+	timeout time.Duration // of one lookup
+	retry   backoff
+	log     *selfLog
+}
+
+func newPodReference(id identity, client *clientSlot, clk clock.Clock, timeout time.Duration, retry backoff, log *selfLog) *podReference {
+	r := &podReference{
+		done:        make(chan struct{}),
+		firstLookup: make(chan struct{}),
+		id:          id,
+		client:      client,
+		clock:       clk,
+		timeout:     timeout,
+		retry:       retry,
+		log:         log,
+	}
+	r.current.Store(id.reference())
+	return r
+}
+
+// load returns the involved object as it is now.
+func (r *podReference) load() *corev1.ObjectReference { return r.current.Load() }
+
 // waitFirstLookup waits until the UID lookup has been tried once (it needs a client, as
-// a write does, and is bounded by apiTimeout), so that the first events of a process
-// whose API server is up carry the UID.
-func (p *pipeline) waitFirstLookup() {
+// a write does, and is bounded by the API timeout), so that the first events of a
+// process whose API server is up carry the UID; or until ctx ends.
+func (r *podReference) waitFirstLookup(ctx context.Context) {
 	select {
-	case <-p.firstLookup:
-	case <-p.ctx.Done():
+	case <-r.firstLookup:
+	case <-ctx.Done():
 	}
 }
 
-// completeReference makes the involved object of the events final: without
-// COREDNS_POD_UID it looks the Pod's UID up, retrying with capped exponential backoff
-// until it is found (an API server unreachable at start-up, a Pod not created yet), so
-// that kubectl describe pod shows the events. Events written before then have no UID.
-func (p *pipeline) completeReference() {
-	defer close(p.refDone)
+// lookup makes the involved object of the events final: without COREDNS_POD_UID it looks
+// the Pod's UID up, retrying with capped exponential backoff until it is found (an API
+// server unreachable at start-up, a Pod not created yet) or ctx ends, so that kubectl
+// describe pod shows the events. Events written before then have no UID.
+func (r *podReference) lookup(ctx context.Context) {
+	defer close(r.done)
 	var tried sync.Once
-	defer tried.Do(func() { close(p.firstLookup) })
-	id := p.opts.identity
+	defer tried.Do(func() { close(r.firstLookup) })
+	id := r.id
 	if !id.hasPod() {
-		p.opts.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
+		r.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
 		return
 	}
@@ -100,31 +137,31 @@ func (p *pipeline) completeReference() {
 	}
 	var wait time.Duration
 	for {
-		client, err := p.waitClient(p.opts.clock.Now().Add(time.Hour))
+		client, err := r.client.wait(ctx, r.clock, r.clock.Now().Add(time.Hour))
 		if err == nil {
-			ctx, cancel := context.WithTimeout(p.ctx, p.opts.apiTimeout)
+			lookupCtx, cancel := context.WithTimeout(ctx, r.timeout)
 			var uid types.UID
-			uid, err = lookupPodUID(ctx, client, id)
+			uid, err = lookupPodUID(lookupCtx, client, id)
 			cancel()
 			if err == nil { // stored before firstLookup closes: the writes waiting on it see the UID
-				ref := *p.ref.Load()
+				ref := *r.current.Load()
 				ref.UID = uid
-				p.ref.Store(&ref)
+				r.current.Store(&ref)
 			}
-			tried.Do(func() { close(p.firstLookup) })
+			tried.Do(func() { close(r.firstLookup) })
 			if err == nil {
 				return
 			}
 		}
-		if p.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
-		wait = p.opts.lookupRetry.next(wait)
-		p.opts.log.printf("pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
+		wait = r.retry.next(wait)
+		r.log.printf("pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
 			"(set %s from the Downward API to avoid the lookup): %v", id.namespace, id.podName, wait, envPodUID, err)
 		select {
-		case <-p.opts.clock.After(wait):
-		case <-p.ctx.Done():
+		case <-r.clock.After(wait):
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -46,7 +46,7 @@ func TestLineRepeatedAcrossTheUIDLookupIsTwoEvents(t *testing.T) {
 	p.listener.Error("plugin/errors: ", "the same line")
 	eventuallyEvents(t, client, testNS, "the line written before the UID is known", func(evs []corev1.Event) bool { return len(evs) == 1 })
 	podsDown.Store(false)
-	<-p.refDone
+	<-p.ref.done
 	p.listener.Error("plugin/errors: ", "the same line")
 	p.listener.Error("plugin/errors: ", "the same line")
 	evs := eventuallyEvents(t, client, testNS, "the line's events counting 3", func(evs []corev1.Event) bool {

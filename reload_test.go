@@ -26,7 +26,7 @@ func TestReloadKeepsCountingRepeatedLines(t *testing.T) {
 		errorsLog.Error("parse failed")
 	}
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	if n, count := countMessage(evs, "plugin/errors: parse failed"); n != 1 || count != 4 {
 		t.Errorf("want one event with Count 4 for a line repeated across 3 reloads, got %s", describe(evs))
 	}
@@ -57,7 +57,7 @@ func TestReloadUsesTheNewConnection(t *testing.T) {
 	next := reload(t, inst, corefile(stanza)+"# new connection\n")
 	errorsLog.Error("second")
 	stopAndList(t, next, (*clients)[1])
-	next.Stop()
+	stopInstance(t, next)
 	if got := events(t, (*clients)[1], testNS); len(got) != 1 || got[0].Message != "plugin/errors: second" {
 		t.Errorf("the new connection got %s, want the second line", describe(got))
 	}
@@ -81,7 +81,7 @@ func TestReloadFailingAfterStartKeepsReporting(t *testing.T) {
 			clients := clientPerStart(t)
 			inst := startCoreDNS(t, corefile("k8s_event {\n rate 1 256\n }"))
 			bad := corefile(newStanza) + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
-			if _, err := inst.Restart(input(bad)); err == nil {
+			if _, err := tryReload(t, inst, bad); err == nil {
 				t.Fatal("expected the reload to fail on the taken port")
 			}
 			if len(*clients) != 2 {
@@ -89,7 +89,7 @@ func TestReloadFailingAfterStartKeepsReporting(t *testing.T) {
 			}
 			errorsLog.Error("after failed reload")
 			stopAndList(t, inst, (*clients)[0])
-			inst.Stop()
+			stopInstance(t, inst)
 			if got := events(t, (*clients)[0], testNS); len(got) != 1 {
 				t.Errorf("the running instance's connection got %s, want the line", describe(got))
 			}
@@ -114,13 +114,13 @@ func TestReloadOneEventPerLine(t *testing.T) {
 		errorsLog.Errorf("after reload %d", i)
 	}
 	// A failed reload keeps the running instance reporting.
-	if _, err := inst.Restart(input(corefile("k8s_event {\n level nonsense\n }"))); err == nil {
+	if _, err := tryReload(t, inst, corefile("k8s_event {\n level nonsense\n }")); err == nil {
 		t.Fatal("expected the bad reload to fail")
 	}
 	errorsLog.Error("after failed reload")
 
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	msgs := []string{"plugin/errors: before reload", "plugin/errors: after failed reload"}
 	for i := range 5 {
 		msgs = append(msgs, fmt.Sprintf("plugin/errors: after reload %d", i))
@@ -188,7 +188,7 @@ func TestReloadKeepsTokenBuckets(t *testing.T) {
 	next := reload(t, inst, corefile(stanza)+"# reloaded\n")
 	errorsLog.Error("after reload")
 	evs := stopAndList(t, next, client)
-	next.Stop()
+	stopInstance(t, next)
 	if len(evs) != 2 {
 		t.Errorf("want the 2 lines of the burst and nothing after the reload, got %s", describe(evs))
 	}
@@ -209,7 +209,7 @@ func TestReloadWithoutThenWithPlugin(t *testing.T) {
 	with := reload(t, without, corefile(stanza))
 	errorsLog.Error("reported again")
 	evs := stopAndList(t, with, client)
-	with.Stop()
+	stopInstance(t, with)
 	for msg, want := range map[string]int{"plugin/errors: reported": 1, "plugin/errors: not reported": 0, "plugin/errors: reported again": 1} {
 		if n, _ := countMessage(evs, msg); n != want {
 			t.Errorf("%q: %d events, want %d; %s", msg, n, want, describe(evs))
@@ -228,7 +228,7 @@ func TestReloadLooksUpUIDOnce(t *testing.T) {
 	}
 	errorsLog.Error("after reloads")
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	lists := 0
 	for _, a := range client.Actions() {
 		if a.GetVerb() == "list" && a.GetResource().Resource == "pods" {
@@ -252,7 +252,7 @@ func TestFailedReloadAddingThePluginReportsNothing(t *testing.T) {
 	lines := testutil.ToFloat64(linesCount.WithLabelValues("error"))
 
 	// The second server block gives k8s_event other settings: the reload fails in its setup.
-	if _, err := inst.Restart(input(corefile("k8s_event {\n level error\n }", "k8s_event {\n level info\n }"))); err == nil {
+	if _, err := tryReload(t, inst, corefile("k8s_event {\n level error\n }", "k8s_event {\n level info\n }")); err == nil {
 		t.Fatal("expected the reload to fail")
 	}
 	errorsLog.Error("logged by the configuration that has no k8s_event")
@@ -302,7 +302,7 @@ func TestFailedReloadAddingThePluginAfterStartReportsNothing(t *testing.T) {
 		t.Error("the pipeline reports after a failed reload that would have added k8s_event")
 	}
 	process.Lock()
-	size := process.p.cacheSize.Load()
+	size := process.p.sender.cacheSize.Load()
 	process.Unlock()
 	if size != 0 {
 		t.Errorf("CACHESIZE %d fixed by a configuration that never served", size)

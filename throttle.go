@@ -18,7 +18,7 @@ import (
 // The buckets are checked as soon as a line arrives, before it is formatted, so a
 // refused line costs one map lookup, one clock reading and one atomic load; client-go's
 // correlator, which would key a single bucket per event type for the whole process, is
-// configured never to refuse again (see newChain).
+// configured never to refuse again (see newEventRecorder).
 type throttle struct {
 	qps   float32
 	burst int
@@ -78,7 +78,8 @@ func (t *throttle) admit(prefix string, lv level) bool {
 	return bp[typ].take(int64(t.clock.Since(t.epoch)), t.interval, t.capacity)
 }
 
-func (t *throttle) sameRate(cfg *config) bool { return t.qps == cfg.qps && t.burst == cfg.burst }
+// sameRate reports whether t has this rate.
+func (t *throttle) sameRate(qps float32, burst int) bool { return t.qps == qps && t.burst == burst }
 
 // bucket is a token bucket whose whole state is one number, the clock reading at which it
 // is full again (a generic cell rate algorithm): at now it holds

@@ -50,6 +50,28 @@ func TestAuditFleet(t *testing.T) {
 	if got := a.meanPerSecond(); got != 4/1.7 {
 		t.Errorf("meanPerSecond = %v, want %v", got, 4/1.7)
 	}
+	// Retries received at 1.3 and 1.8 s (fleet-2-00) and 1.6 s (fleet-2-01): none within
+	// 100 ms of another replica's.
+	if a.retrying != 2 || a.mostTogether != 1 {
+		t.Errorf("replicas retrying %d, most within 100 ms %d; want 2, 1", a.retrying, a.mostTogether)
+	}
+}
+
+// Replicas are counted once per window, and a retry 100 ms after the first of a window
+// is not in it.
+func TestMostTogether(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	retries := []retryTogether{
+		{at(300), "f"}, {at(0), "a"}, {at(50), "a"}, {at(60), "b"},
+		{at(200), "c"}, {at(250), "d"}, {at(299), "e"},
+	}
+	if got := mostTogether(retries); got != 3 {
+		t.Errorf("mostTogether = %d, want 3 (c, d and e within 100 ms of 200 ms; a twice and b is 2)", got)
+	}
+	if got := mostTogether(nil); got != 0 {
+		t.Errorf("mostTogether(nil) = %d, want 0", got)
+	}
 }
 
 func TestBucketsSeen(t *testing.T) {

@@ -16,6 +16,8 @@ type fleetAudit struct {
 	retries                                int           // requests that followed a 429 of the same replica
 	early                                  int           // of those, sent sooner than the schedule allows
 	shortestRetry                          time.Duration // shortest wait from a 429 to the retry; 0 for none
+	retrying                               int           // replicas that retried after a 429
+	mostTogether                           int           // most replicas retrying within togetherWindow
 }
 
 // replicaAudit is one replica's share of a fleetAudit.
@@ -43,6 +45,7 @@ func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 		}
 	}
 	perSecond := map[int64]int{}
+	var together []retryTogether
 	for _, p := range pods {
 		reqs := byPod[p]
 		ra := &replicaAudit{}
@@ -55,6 +58,13 @@ func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 			if a.shortestRetry == 0 || r.Wait < a.shortestRetry {
 				a.shortestRetry = r.Wait
 			}
+		}
+		instants := retryInstants(reqs)
+		for _, at := range instants {
+			together = append(together, retryTogether{at: at, pod: p})
+		}
+		if len(instants) > 0 {
+			a.retrying++
 		}
 		for _, e := range reqs {
 			ra.requests++
@@ -81,6 +91,7 @@ func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 	for _, n := range perSecond {
 		a.peakPerSecond = max(a.peakPerSecond, n)
 	}
+	a.mostTogether = mostTogether(together)
 	return a
 }
 

@@ -92,7 +92,7 @@ func (ft *fleetTable) add(r ...fleetResult) { ft.results = append(ft.results, r.
 
 var fleetHeader = []string{
 	"API server", "N", "lines selected", "event writes (bound)", "write requests", "429s",
-	"writes/s peak, mean", "last write after", "kube-apiserver CPU (idle)", "etcd CPU",
+	"writes/s peak, mean", "replicas retrying: all, most within " + togetherWindow.String(), "last write after", "kube-apiserver CPU (idle)", "etcd CPU",
 	"DNS in ≤ 1 s, p99", "dropped: " + strings.Join(dropReasons, " / "),
 }
 
@@ -121,6 +121,7 @@ func (ft *fleetTable) print(w io.Writer) {
 			fmt.Sprintf("%s (%s)", fmtCount(float64(r.audit.writes)), fmtCount(float64(bound))),
 			fmtCount(float64(r.audit.requests)), fmtCount(float64(r.audit.tooMany)),
 			fmt.Sprintf("%d, %.1f", r.audit.peakPerSecond, r.audit.meanPerSecond()),
+			fmt.Sprintf("%d, %d", r.audit.retrying, r.audit.mostTogether),
 			lastWrite,
 			fmt.Sprintf("%.2f s in %.1f s (%.2f s)", r.apiCPU.Seconds(), r.window.Seconds(), r.apiIdle.Seconds()),
 			fmt.Sprintf("%.2f s", r.etcdCPU.Seconds()),

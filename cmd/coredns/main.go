@@ -4,11 +4,14 @@
 //	kubeapi:github.com/coredns/kubeapi
 //	k8s_event:github.com/coredns/k8s_event
 //
-// Near the end, kubeapi first, is the usual place; where they go does not change which log
-// lines are reported. k8s_event puts its settings in effect when CoreDNS first starts,
-// before any plugin's start-up (caddy runs every OnFirstStartup callback before the first
-// OnStartup), so the lines plugins log while starting and after are all heard; they wait
-// in a bounded queue until kubeapi's connection is up.
+// Near the end, kubeapi first, is the usual place, and k8s_event must come after health:
+// caddy runs the OnFinalShutdown callbacks in the order the plugins were set up, which is
+// plugin.cfg's, so only there does k8s_event's final flush come after health's lame duck,
+// and the lines logged while CoreDNS still answers during it are reported. Where they go
+// does not change which start-up lines are reported: k8s_event puts its settings in effect
+// when CoreDNS first starts, before any plugin's start-up (caddy runs every OnFirstStartup
+// callback before the first OnStartup), so the lines plugins log while starting are heard;
+// they wait in a bounded queue until kubeapi's connection is up.
 //
 // make coredns builds it (static, the commit in -version); make image packs that build in
 // the image.
