@@ -95,24 +95,7 @@ func TestOTelCollector(t *testing.T) {
 
 	t.Run("repeated line", func(t *testing.T) {
 		pod := cl.newPod(t)
-		corefile := serverBlock(rootZone(freeAddr(t)), "errors", "reload 2s 1s", cl.kubeapi(), k8sEventDirective())
-		c := startCoreDNS(t, corefile, podEnv(pod, true)...)
-		if err := c.WriteCorefile(corefile + "broken {\n"); err != nil {
-			t.Fatal(err)
-		}
-		const warning = "[WARNING] plugin/reload: Corefile parse failed: "
-		waitOutput(t, c, repeats*reloadTimeout, fmt.Sprintf("%d parse failure warnings", repeats), func(lines []string) bool {
-			return countLines(lines, warning, "") >= repeats
-		})
-		if err := c.WriteCorefile(corefile); err != nil {
-			t.Fatal(err)
-		}
-		msg := strings.TrimPrefix(waitLine(t, c, time.Second, "the warning", func(l string) bool { return strings.HasPrefix(l, warning) }), "[WARNING] ")
-		var printed int
-		evs := cl.waitEvents(t, pod, eventTimeout, "one event counting every warning", func(evs []corev1.Event) bool {
-			printed = countLines(c.Lines(), warning, "")
-			return totalCount(evs) >= printed
-		})
+		evs, msg, printed := repeatReloadWarning(t, cl, pod)
 		if len(evs) != 1 {
 			t.Fatalf("want one event, got:\n%s", devenv.FormatEvents(evs))
 		}
