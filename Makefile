@@ -1,4 +1,5 @@
-# k8s_event: build, run and test. `make run` and `make test` need nothing but Go.
+# k8s_event: build, run and test. `make run` needs Go; `make test` needs Go, Linux, root and
+# apt-get (the node's containerd, runc, CNI plugins and iptables are Debian packages).
 
 BIN_DIR     := $(CURDIR)/.bin
 COREDNS     := $(CURDIR)/coredns
