@@ -30,7 +30,7 @@ const stoppedBit = int64(1) << 62
 
 func newBacklog() *backlog { return &backlog{queue: make(chan line, maxBacklog)} }
 
-// queueSize is the backlog for a BURST: room for the full bursts of four plugins at once
+// queueSize returns the backlog for a BURST: room for the full bursts of four plugins at once
 // (during an API outage, the flood of one plugin's lines and the lines of the others that
 // report its consequences, reload's, kubernetes', forward's), and a margin, but never
 // more than maxBacklog. Only lines the token buckets admitted enter the backlog.
@@ -77,8 +77,8 @@ func (b *backlog) take(limit int64) bool {
 	}
 }
 
-// resolve counts the end of an admitted line's way: a drop reason, or an outcome; unless
-// stop already counted it.
+// resolve takes an admitted line off the backlog and counts it, by its drop reason or its
+// outcome, unless stop already counted it.
 func (b *backlog) resolve(outcome, reason string) {
 	b.counting.Add(1)
 	defer b.counting.Add(-1)

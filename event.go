@@ -11,7 +11,7 @@ import (
 // line's plugin is unknown.
 const component = "CoreDNS"
 
-// sourceComponent is the source component of an event whose line the plugin named
+// sourceComponent returns the source component of an event whose line the plugin named
 // plugin logged: CoreDNS/NAME (CoreDNS/errors). Event exporters match the source
 // component but not the event's annotations (their annotation rules read the involved
 // object's), and the API server selects events on it (`--field-selector
@@ -28,7 +28,7 @@ func sourceComponent(plugin string) string {
 // messages.
 const pluginAnnotation = "coredns.io/plugin"
 
-// aggregateByPlugin is client-go's aggregation key, by source, involved object, type and
+// aggregateByPlugin returns client-go's aggregation key, by source, involved object, type and
 // reason, with the plugin that logged the line added (see pluginOfMessage); the local
 // key is the message, as there.
 func aggregateByPlugin(e *corev1.Event) (string, string) {
@@ -40,7 +40,7 @@ func aggregateByPlugin(e *corev1.Event) (string, string) {
 // client-go's correlator writes it.
 const combinedPrefix = "(combined from similar events): "
 
-// combinedMessage is the message of an aggregated event: the latest line's, after
+// combinedMessage returns the message of an aggregated event: the latest line's, after
 // combinedPrefix.
 func combinedMessage(e *corev1.Event) string { return combinedPrefix + e.Message }
 

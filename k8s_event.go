@@ -188,7 +188,8 @@ func (in *instance) serving() bool {
 	return false
 }
 
-// finalShutdown gives what is on its way its bounded chance before the process exits.
+// finalShutdown stops the process's pipeline: lines on their way get a bounded time to
+// be written before the process exits.
 func (in *instance) finalShutdown() error {
 	in.p.stop()
 	return nil

@@ -25,10 +25,10 @@ var levelReasons = [numLevels]string{"CoreDNSDebug", "CoreDNSInfo", "CoreDNSWarn
 
 func (lv level) String() string { return levelNames[lv] }
 
-// reason is the Event reason for a line of this level.
+// reason returns the Event reason for a line of this level.
 func (lv level) reason() string { return levelReasons[lv] }
 
-// eventType is Normal for debug and info, Warning for the rest.
+// eventType returns Normal for debug and info, Warning for the rest.
 func (lv level) eventType() string {
 	if lv <= levelInfo {
 		return corev1.EventTypeNormal

@@ -6,7 +6,7 @@ const pluginName = "k8s_event"
 
 var log = clog.NewWithPlugin(pluginName)
 
-// loggerPrefix is how CoreDNS's plugin logger names a plugin to log listeners.
+// loggerPrefix returns how CoreDNS's plugin logger names a plugin to log listeners.
 func loggerPrefix(name string) string { return "plugin/" + name + ": " }
 
 // selfPrefix is this plugin's own logger: its lines are never reported, so a failing

@@ -41,7 +41,7 @@ func identityFromEnv() identity {
 // hasPod reports whether events can be reported on the CoreDNS Pod.
 func (id identity) hasPod() bool { return id.podName != "" && id.namespace != "" }
 
-// reference is the involved object of every event: the CoreDNS Pod, or the default
+// reference returns the involved object of every event: the CoreDNS Pod, or the default
 // Namespace when the Pod is unknown.
 func (id identity) reference() *corev1.ObjectReference {
 	if !id.hasPod() {

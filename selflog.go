@@ -72,12 +72,12 @@ func (l *selfLog) printf(format string, v ...any) {
 	l.print(msg)
 }
 
-// logger is the logr.Logger put in the context of every client-go call the plugin makes,
+// logger returns the logr.Logger put in the context of every client-go call the plugin makes,
 // and given to client-go's event broadcaster and recorder: API warnings, throttling
 // notices and errors at verbosity 0 are printed through l; verbose messages are not.
 func (l *selfLog) logger() logr.Logger { return logr.New(selfLogSink{l: l}) }
 
-// broadcasterLogger is the logger of client-go's event broadcaster: logger, without the
+// broadcasterLogger returns the logger of client-go's event broadcaster: logger, without the
 // broadcaster's "Server rejected event (will not retry!)" about the errors the sink
 // returns (API statuses and request construction errors, see finalError). The sink
 // returns one only for a line it dropped, and printed the drop itself.

@@ -26,7 +26,7 @@ type eventSink struct {
 	logged atomic.Int64
 }
 
-// correlate is the correlator's aggregation key (aggregateByPlugin). It also notes when
+// correlate returns the correlator's aggregation key (aggregateByPlugin). It also notes when
 // the line was logged: client-go calls it with the line's own event, then hands the sink
 // either that event or, for a line it combines with similar ones, one of its own,
 // stamped when it combined them, which is later than the line was logged when the sink
@@ -104,7 +104,7 @@ func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 	return res.stored, finalError(res.err)
 }
 
-// resolve ends a line's way: outcome if the API stored it, else the drop reason, and why.
+// resolve counts a line as done: outcome if the API stored it, else its drop reason and why.
 func (s *eventSink) resolve(outcome string, res writeResult) {
 	s.printDrop(res)
 	s.backlog.resolve(outcome, res.drop)

@@ -77,7 +77,7 @@ func (c *stripedCounter) Inc() { c.stripes[stripe()].n.Add(1) }
 // Add adds n.
 func (c *stripedCounter) Add(n uint64) { c.stripes[stripe()].n.Add(n) }
 
-// Value is the sum of the stripes.
+// Value returns the sum of the stripes.
 func (c *stripedCounter) Value() uint64 {
 	var sum uint64
 	for i := range c.stripes {
