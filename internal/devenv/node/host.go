@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // kubeletSysctls are the kernel settings kubelet sets on start (setupKernelTunables):
@@ -245,7 +246,7 @@ func restoreHost(before HostState) error {
 		}
 	}
 	if !slices.Contains(before.NetNS, "") && len(dirNames(netnsDir)) == 0 {
-		unmountUnder(netnsDir)
+		errs = append(errs, unmountNetNSDir())
 		os.Remove(netnsDir)
 	}
 	for k, v := range before.Sysctls {
@@ -254,6 +255,25 @@ func restoreHost(before HostState) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unmountNetNSDir unmounts /run/netns, which `ip netns add` made a mount point, until no
+// mount is left there: a copy of it can come back from the node's mount namespace while
+// the kernel releases that namespace, after the node's programs have exited.
+func unmountNetNSDir() error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := unmountUnder(netnsDir); err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(mountPoints(), func(p string) bool { return under(p, netnsDir) }) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is still a mount point 10 s after the node stopped", netnsDir)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func run(name string, args ...string) error {
