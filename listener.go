@@ -17,25 +17,23 @@ type listener struct {
 // Name implements the clog.Listener interface.
 func (l *listener) Name() string { return pluginName }
 
-// report filters a line, charges it to its token bucket, formats it and hands it off.
+// report filters a line, charges it to its token bucket, formats it and hands it off. A
+// fatal line is never refused: there is at most one, and it matters most.
 func (l *listener) report(lv level, prefix, format string, v []any, formatted bool) {
 	s := l.settings.Load()
 	if s == nil || !s.selected(lv, prefix) {
 		return
 	}
-	if lv != levelFatal { // a fatal line is never refused: there is at most one, and it matters most
-		linesByLevel[lv].Inc()
-		if !s.throttle.admit(prefix, lv) {
-			droppedRateLimited.Inc()
-			return
-		}
-	}
-	msg := formatMessage(prefix, format, v, formatted)
 	if lv == levelFatal {
-		l.fatal.write(msg)
+		l.fatal.write(formatMessage(prefix, format, v, formatted))
 		return
 	}
-	l.backlog.enqueue(line{level: lv, message: msg}, int64(queueSize(s.burst)))
+	linesByLevel[lv].Inc()
+	if !s.throttle.admit(prefix, lv) {
+		droppedRateLimited.Inc()
+		return
+	}
+	l.backlog.enqueue(line{level: lv, message: formatMessage(prefix, format, v, formatted)}, int64(queueSize(s.burst)))
 }
 
 // Debug implements the clog.Listener interface.
