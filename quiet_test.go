@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 )
 
 // A Retry-After longer than the time a line has left drops that line, and quiets the
@@ -55,20 +56,12 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 	p, clk, _ := newTestPipeline(t, "k8s_event")
 	start := clk.Now()
 	var sentAt []time.Time
-	call := func(answer error) eventCall {
-		return func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
-			sentAt = append(sentAt, clk.Now())
-			return &corev1.Event{}, answer
-		}
-	}
-	event := func(logged time.Time) *corev1.Event {
-		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
-	}
+	call := func(answer error) eventCall { return answering(answer, clk, &sentAt) }
 
-	if res := p.retrier.write("create", event(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); res.drop != dropRetriesExhausted {
+	if res := p.retrier.write("create", loggedAt(start.Add(-10*time.Minute)), call(apierrors.NewTooManyRequests("slow down", 600))); res.drop != dropRetriesExhausted {
 		t.Fatalf("a line with 5 minutes left, asked to wait 10: dropped for %q, want %q", res.drop, dropRetriesExhausted)
 	}
-	if res := p.retrier.write("create", event(start.Add(-6*time.Minute)), call(nil)); res.drop != dropRetriesExhausted {
+	if res := p.retrier.write("create", loggedAt(start.Add(-6*time.Minute)), call(nil)); res.drop != dropRetriesExhausted {
 		t.Errorf("a line whose time ends within the 10 quiet minutes: dropped for %q, want %q", res.drop, dropRetriesExhausted)
 	}
 	if len(sentAt) != 1 {
@@ -77,7 +70,7 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 
 	written := make(chan string, 1)
 	go func() {
-		written <- p.retrier.write("create", event(start.Add(-time.Minute)), call(nil)).drop
+		written <- p.retrier.write("create", loggedAt(start.Add(-time.Minute)), call(nil)).drop
 	}()
 	var reason string
 	for deadline, done := time.Now().Add(10*time.Second), false; !done; {
@@ -109,21 +102,13 @@ func TestQuietPeriodHonouredByEveryLine(t *testing.T) {
 func TestRetryAfterBoundedByWhatTheLinesBehindCanUse(t *testing.T) {
 	p, clk, _ := newTestPipeline(t, "k8s_event")
 	var sentAt []time.Time
-	call := func(answer error) eventCall {
-		return func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
-			sentAt = append(sentAt, clk.Now())
-			return &corev1.Event{}, answer
-		}
-	}
-	event := func(logged time.Time) *corev1.Event {
-		return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
-	}
+	call := func(answer error) eventCall { return answering(answer, clk, &sentAt) }
 
-	if res := p.retrier.write("create", event(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); res.drop != dropRetriesExhausted {
+	if res := p.retrier.write("create", loggedAt(clk.Now()), call(apierrors.NewTooManyRequests("slow down", math.MaxInt32))); res.drop != dropRetriesExhausted {
 		t.Fatalf("the line answered 429 with Retry-After %d: dropped for %q, want %q", math.MaxInt32, res.drop, dropRetriesExhausted)
 	}
 	clk.Step(20 * time.Minute)
-	if res := p.retrier.write("create", event(clk.Now()), call(nil)); res.drop != "" {
+	if res := p.retrier.write("create", loggedAt(clk.Now()), call(nil)); res.drop != "" {
 		t.Errorf("a line logged 20 minutes after a 429 with Retry-After %d: dropped for %q (%v), want it written", math.MaxInt32, res.drop, res.err)
 	}
 	if len(sentAt) != 2 || !sentAt[1].Equal(clk.Now()) {
@@ -212,4 +197,17 @@ func TestQuietPeriodEndsAtTheLatestOfConcurrentExtends(t *testing.T) {
 	if got, want := q.end(), start.Add(writers*time.Second); !got.Equal(want) {
 		t.Errorf("the quiet ends at %v, want %v, the latest end asked for", got, want)
 	}
+}
+
+// answering is an API call that notes when it was made in sentAt and answers answer.
+func answering(answer error, clk clock.PassiveClock, sentAt *[]time.Time) eventCall {
+	return func(context.Context, eventWriter, *corev1.Event) (*corev1.Event, error) {
+		*sentAt = append(*sentAt, clk.Now())
+		return &corev1.Event{}, answer
+	}
+}
+
+// loggedAt is an event whose line was logged at logged.
+func loggedAt(logged time.Time) *corev1.Event {
+	return &corev1.Event{LastTimestamp: metav1.NewTime(logged)}
 }
