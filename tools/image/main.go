@@ -10,8 +10,8 @@
 //	image tag -version vX.Y.Z -coredns vX.Y.Z
 //	image registry -run COMMAND
 //	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
-//	image sbom -binary FILE -name NAME -version vX.Y.Z -epoch SECONDS -out FILE
-//	image sbom-check -sbom FILE -binary FILE
+//	image sbom -binary FILE -name NAME -version vX.Y.Z -epoch SECONDS -out FILE [-main-version vX.Y.Z]
+//	image sbom-check -sbom FILE -binary FILE [-main-version vX.Y.Z]
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
 // (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM

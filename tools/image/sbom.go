@@ -72,6 +72,7 @@ const (
 	spdxDocumentID  = "SPDXRef-DOCUMENT"
 	spdxBinaryID    = "SPDXRef-Package-binary"
 	spdxStdlibID    = "SPDXRef-Package-stdlib"
+	spdxMainID      = "SPDXRef-Package-main"
 	spdxCreator     = "Tool: k8s_event-tools-image"
 	// spdxNamespaceBase makes a document's namespace, a URI unique to the document: the
 	// project's address, the document's name and the binary's digest.
@@ -82,10 +83,15 @@ const (
 type binaryInfo struct {
 	build  *debug.BuildInfo
 	sha256 string // hex
+	// mainVersion is the version of the source the main module was built from, which the
+	// build information cannot say ("(devel)"): for CoreDNS built in its own tree, the
+	// tree's tag. Empty when not known.
+	mainVersion string
 }
 
-// readBinary reads the build information and the SHA-256 digest of the Go binary file.
-func readBinary(file string) (binaryInfo, error) {
+// readBinary reads the build information and the SHA-256 digest of the Go binary file,
+// whose main module was built from its source at mainVersion (empty: not known).
+func readBinary(file, mainVersion string) (binaryInfo, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return binaryInfo{}, err
@@ -95,12 +101,14 @@ func readBinary(file string) (binaryInfo, error) {
 		return binaryInfo{}, fmt.Errorf("%s: no Go build information: %w", file, err)
 	}
 	sum := sha256.Sum256(data)
-	return binaryInfo{build: bi, sha256: hex.EncodeToString(sum[:])}, nil
+	return binaryInfo{build: bi, sha256: hex.EncodeToString(sum[:]), mainVersion: mainVersion}, nil
 }
 
 // newSBOM returns the SBOM, named name, of the binary bin at release version (which a
-// module replaced by a directory of the checkout, and the main module, are built at),
-// created at created.
+// module replaced by a directory of the checkout is built at, and the main module unless
+// bin says its version), created at created. When bin says the main module's version
+// (CoreDNS's tree at its tag), the main module is one of the modules linked, at that
+// version, and the binary, CoreDNS with this release's plugins, has no package URL.
 func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocument {
 	bi := bin.build
 	doc := spdxDocument{
@@ -111,13 +119,17 @@ func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocume
 		DocumentNamespace: spdxNamespaceBase + name + "-" + bin.sha256[:16],
 		CreationInfo:      spdxCreationInfo{Created: created.UTC().Format(time.RFC3339), Creators: []string{spdxCreator}},
 	}
+	binaryRef := purl(bi.Main.Path, version)
+	if bin.mainVersion != "" {
+		binaryRef = nil
+	}
 	doc.Packages = append(doc.Packages, spdxPackage{
 		Name:                  bi.Path,
 		SPDXID:                spdxBinaryID,
 		VersionInfo:           version,
 		DownloadLocation:      "NOASSERTION",
 		Checksums:             []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: bin.sha256}},
-		ExternalRefs:          purl(bi.Main.Path, version),
+		ExternalRefs:          binaryRef,
 		PrimaryPackagePurpose: "APPLICATION",
 		Comment:               buildComment(bi),
 	}, spdxPackage{
@@ -132,6 +144,18 @@ func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocume
 	doc.Relationships = append(doc.Relationships,
 		spdxRelationship{spdxDocumentID, "DESCRIBES", spdxBinaryID},
 		spdxRelationship{spdxBinaryID, "STATIC_LINK", spdxStdlibID})
+	if bin.mainVersion != "" {
+		doc.Packages = append(doc.Packages, spdxPackage{
+			Name:                  bi.Main.Path,
+			SPDXID:                spdxMainID,
+			VersionInfo:           bin.mainVersion,
+			DownloadLocation:      "NOASSERTION",
+			ExternalRefs:          purl(bi.Main.Path, bin.mainVersion),
+			PrimaryPackagePurpose: "LIBRARY",
+			Comment:               "the main module: its source at this version, built with the plugins of the release",
+		})
+		doc.Relationships = append(doc.Relationships, spdxRelationship{spdxBinaryID, "STATIC_LINK", spdxMainID})
+	}
 	for i, m := range bi.Deps {
 		p := modulePackage(m, version)
 		p.SPDXID = fmt.Sprintf("SPDXRef-Package-module-%d", i+1)
@@ -207,6 +231,7 @@ func writeSBOM(args []string) error {
 	version := fs.String("version", "", "the release: vMAJOR.MINOR.PATCH[-SUFFIX]")
 	epoch := fs.Int64("epoch", 0, "the document's creation time, in seconds since 1970 (SOURCE_DATE_EPOCH)")
 	out := fs.String("out", "", "the SPDX JSON file to write")
+	mainVersion := fs.String("main-version", "", "the version of the main module's source (CoreDNS's tag, for a build in its tree)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -216,7 +241,7 @@ func writeSBOM(args []string) error {
 	if !semver.MatchString(*version) {
 		return fmt.Errorf("sbom: version %q: want vMAJOR.MINOR.PATCH, or vMAJOR.MINOR.PATCH-SUFFIX", *version)
 	}
-	bin, err := readBinary(*binary)
+	bin, err := readBinary(*binary, *mainVersion)
 	if err != nil {
 		return err
 	}

@@ -10,18 +10,19 @@ import (
 	"time"
 )
 
-// releaseLikeBinary is the build information of a CoreDNS with the plugin as cmd/coredns
-// builds one: the plugin's module replaced by the checkout's directory.
+// releaseLikeBinary is the build information of a CoreDNS with the plugin as make coredns
+// builds one, in CoreDNS's tree at v1.14.6 (the main module, "(devel)" in the build
+// information): the plugin's module replaced by the checkout's directory.
 func releaseLikeBinary() binaryInfo {
 	return binaryInfo{
-		sha256: strings.Repeat("ab", 32),
+		sha256:      strings.Repeat("ab", 32),
+		mainVersion: "v1.14.6",
 		build: &debug.BuildInfo{
 			GoVersion: "go1.26.0",
-			Path:      "github.com/coredns/k8s_event/cmd/coredns",
-			Main:      debug.Module{Path: "github.com/coredns/k8s_event/cmd/coredns", Version: "(devel)"},
+			Path:      "github.com/coredns/coredns",
+			Main:      debug.Module{Path: "github.com/coredns/coredns", Version: "(devel)"},
 			Deps: []*debug.Module{
-				{Path: "github.com/coredns/coredns", Version: "v1.15.0", Sum: "h1:c29yZWRucw=="},
-				{Path: "github.com/coredns/k8s_event", Version: "v0.0.0-00010101000000-000000000000", Replace: &debug.Module{Path: "../..", Version: "(devel)"}},
+				{Path: "github.com/coredns/k8s_event", Version: "v0.0.0-00010101000000-000000000000", Replace: &debug.Module{Path: "../../..", Version: "(devel)"}},
 				{Path: "github.com/docker/cli", Version: "v29.7.2+incompatible"},
 				{Path: "k8s.io/client-go", Version: "v0.37.2", Sum: "h1:Y2xpZW50LWdv"},
 			},
@@ -49,7 +50,7 @@ func TestSBOMNamesWhatTheBinaryHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"github.com/coredns/coredns v1.15.0", "k8s.io/client-go v0.37.2", "go1.26.0", "4 modules"} {
+	for _, want := range []string{"github.com/coredns/coredns v1.14.6", "k8s.io/client-go v0.37.2", "go1.26.0", "3 modules"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary %q does not say %q", summary, want)
 		}
@@ -61,7 +62,7 @@ func TestSBOMNamesWhatTheBinaryHas(t *testing.T) {
 	for _, p := range doc.Packages {
 		got[p.Name] = p
 	}
-	if p := got["github.com/coredns/k8s_event"]; p.VersionInfo != "v1.2.0" || !strings.Contains(p.Comment, "../..") {
+	if p := got["github.com/coredns/k8s_event"]; p.VersionInfo != "v1.2.0" || !strings.Contains(p.Comment, "../../..") {
 		t.Errorf("the plugin's module, built from the checkout: %+v; want version v1.2.0 and a comment naming the directory", p)
 	}
 	if p := got["github.com/docker/cli"]; len(p.ExternalRefs) != 1 || p.ExternalRefs[0].ReferenceLocator != "pkg:golang/github.com/docker/cli@v29.7.2%2Bincompatible" {
@@ -70,8 +71,24 @@ func TestSBOMNamesWhatTheBinaryHas(t *testing.T) {
 	if p := got["stdlib"]; p.VersionInfo != "go1.26.0" {
 		t.Errorf("stdlib at %q, want the binary's Go version go1.26.0", p.VersionInfo)
 	}
-	if c := got["github.com/coredns/k8s_event/cmd/coredns"].Comment; !strings.Contains(c, "CGO_ENABLED=0") || !strings.Contains(c, "-trimpath=true") {
+	var binary, main spdxPackage
+	for _, p := range doc.Packages {
+		switch p.SPDXID {
+		case spdxBinaryID:
+			binary = p
+		case spdxMainID:
+			main = p
+		}
+	}
+	if c := binary.Comment; !strings.Contains(c, "CGO_ENABLED=0") || !strings.Contains(c, "-trimpath=true") {
 		t.Errorf("the binary's comment %q does not list its build settings", c)
+	}
+	if binary.VersionInfo != "v1.2.0" || len(binary.ExternalRefs) != 0 {
+		t.Errorf("the binary's package: %+v; want the release's version and no package URL (its main module is CoreDNS's, not at the release's version)", binary)
+	}
+	if main.Name != "github.com/coredns/coredns" || main.VersionInfo != "v1.14.6" || len(main.ExternalRefs) != 1 ||
+		main.ExternalRefs[0].ReferenceLocator != "pkg:golang/github.com/coredns/coredns@v1.14.6" {
+		t.Errorf("the main module's package: %+v; want github.com/coredns/coredns at the tree's tag v1.14.6", main)
 	}
 }
 
@@ -80,13 +97,13 @@ func TestSBOMNamesWhatTheBinaryHas(t *testing.T) {
 func TestSBOMCheckFails(t *testing.T) {
 	bin := releaseLikeBinary()
 	good := func() spdxDocument { return newSBOM("sbom", "v1.2.0", bin, time.Unix(0, 0)) }
-	pkg := func(doc *spdxDocument, name string) *spdxPackage {
+	mainModule := func(doc *spdxDocument) *spdxPackage {
 		for i := range doc.Packages {
-			if doc.Packages[i].Name == name {
+			if doc.Packages[i].SPDXID == spdxMainID {
 				return &doc.Packages[i]
 			}
 		}
-		t.Fatalf("no package %s", name)
+		t.Fatal("no package of the main module")
 		return nil
 	}
 	for _, c := range []struct {
@@ -97,7 +114,8 @@ func TestSBOMCheckFails(t *testing.T) {
 		required   []string
 	}{
 		{name: "another binary", want: "want the binary's SHA256", bin: func(b binaryInfo) binaryInfo { b.sha256 = strings.Repeat("cd", 32); return b }},
-		{name: "another CoreDNS", want: "github.com/coredns/coredns v1.15.0; the SBOM has v1.14.6", change: func(d *spdxDocument) { pkg(d, "github.com/coredns/coredns").VersionInfo = "v1.14.6" }},
+		{name: "another CoreDNS", want: "github.com/coredns/coredns v1.14.6; the SBOM has v1.15.0", change: func(d *spdxDocument) { mainModule(d).VersionInfo = "v1.15.0" }},
+		{name: "the tree's tag not given", want: "the SBOM has github.com/coredns/coredns v1.14.6, which the binary does not", bin: func(b binaryInfo) binaryInfo { b.mainVersion = ""; return b }},
 		{name: "a module left out", want: "k8s.io/client-go v0.37.2; the SBOM has none", change: func(d *spdxDocument) { d.Relationships = d.Relationships[:len(d.Relationships)-1] }},
 		{name: "a module the binary lacks", want: "which the binary does not", bin: func(b binaryInfo) binaryInfo {
 			bi := *b.build
@@ -107,7 +125,7 @@ func TestSBOMCheckFails(t *testing.T) {
 		}},
 		{name: "no client-go compiled in", want: "no k8s.io/client-go", required: []string{"k8s.io/client-go", "example.com/absent"}, bin: func(b binaryInfo) binaryInfo {
 			bi := *b.build
-			bi.Deps = bi.Deps[:3]
+			bi.Deps = bi.Deps[:2]
 			b.build = &bi
 			return b
 		}, change: func(d *spdxDocument) { d.Relationships = d.Relationships[:len(d.Relationships)-1] }},
@@ -158,7 +176,7 @@ func TestSBOMOfARealBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := readBinary(self)
+	bin, err := readBinary(self, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,9 @@ func checkSBOM(data []byte, bin binaryInfo, required []string) (string, error) {
 	}
 
 	want := map[string]string{"stdlib": bin.build.GoVersion}
+	if bin.mainVersion != "" {
+		want[bin.build.Main.Path] = bin.mainVersion
+	}
 	for _, m := range bin.build.Deps {
 		p := modulePackage(m, binary.VersionInfo)
 		want[p.Name] = p.VersionInfo
@@ -190,6 +193,7 @@ func sbomCheck(args []string) error {
 	fs := flag.NewFlagSet("sbom-check", flag.ContinueOnError)
 	file := fs.String("sbom", "", "the SPDX JSON file")
 	binary := fs.String("binary", "", "the Go binary it must describe")
+	mainVersion := fs.String("main-version", "", "the version of the binary's main module's source (CoreDNS's tag, for a build in its tree)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -200,7 +204,7 @@ func sbomCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	bin, err := readBinary(*binary)
+	bin, err := readBinary(*binary, *mainVersion)
 	if err != nil {
 		return err
 	}
