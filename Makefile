@@ -14,7 +14,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 # products are never committed.
 MAX_FILE_BYTES := 1048576
 
-.PHONY: all coredns image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
+.PHONY: all coredns coredns-tree coredns-version matrix image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
 	promtool otelcol release-binaries release-check run test unit lint deploy-check monitoring-check helm-check \
 	e2e consumer node fuzz bench clean
 
@@ -26,13 +26,32 @@ ifndef GIT_COMMIT
 GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
 endif
 
-# CoreDNS with every in-tree plugin plus kubeapi and k8s_event (module cmd/coredns). The one
-# build command for ./coredns, the image (make image) and the release binaries
-# (.github/workflows/release.yml): static, stripped, the commit in -version. GOOS and GOARCH
-# come from the environment; COREDNS, an absolute path, names the output.
-coredns:
-	CGO_ENABLED=0 go build -C cmd/coredns -trimpath \
+# The supported CoreDNS versions (tools/tree/versions.txt: the version kubeadm pins for each
+# Kubernetes minor, and the newest release), and COREDNS_VERSION, the one make coredns and
+# the images build: by default the newest Kubernetes minor's.
+VERSIONS_FILE      := $(CURDIR)/tools/tree/versions.txt
+SUPPORTED_VERSIONS := $(shell awk '$$1 ~ /^v/ { print $$1 }' $(VERSIONS_FILE))
+COREDNS_VERSION    ?= $(shell awk '$$1 ~ /^v/ && $$2 != "-" { v = $$1 } END { print v }' $(VERSIONS_FILE))
+# CoreDNS's own tree at COREDNS_VERSION with kubeapi and k8s_event (this checkout) added
+# through its plugin.cfg, prepared by tools/tree, which fails when adding the plugin
+# raised any of the tree's requirements; TREE_DIR-stock is the tree as released.
+TREE_DIR            = $(CURDIR)/.build/tree/$(COREDNS_VERSION)
+
+coredns-tree:
+	$(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR) -plugin $(CURDIR)
+
+# CoreDNS at COREDNS_VERSION with every in-tree plugin plus kubeapi and k8s_event, built in
+# CoreDNS's own tree (make coredns-tree). The one build command for ./coredns, the images
+# (make image) and the release binaries (.github/workflows/release.yml): static, stripped,
+# the commit of this checkout in -version. GOOS and GOARCH come from the environment;
+# COREDNS, an absolute path, names the output.
+coredns: coredns-tree
+	CGO_ENABLED=0 go build -C $(TREE_DIR) -trimpath \
 		-ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(GIT_COMMIT)' -o $(COREDNS) .
+
+# Prints COREDNS_VERSION (the workflows read the default this way).
+coredns-version:
+	@echo $(COREDNS_VERSION)
 
 # Images, built without a container engine (module tools/image): each an OCI image index
 # for IMAGE_PLATFORMS, written as an OCI image layout tar that
@@ -43,8 +62,8 @@ coredns:
 #                     for containerd's sandbox_image where none can be pulled.
 #   make probe-image: PROBE_TAR, named PROBE_IMAGE: the node tests' DNS client Pod
 #                     (internal/devenv/cmd/dnsprobe), for this machine's platform only.
-#   make stock-image: STOCK_TAR, named STOCK_IMAGE: CoreDNS as released, at the version
-#                     cmd/coredns builds, without kubeadm and k8s_event: what kubeadm runs
+#   make stock-image: STOCK_TAR, named STOCK_IMAGE: CoreDNS as released, COREDNS_VERSION's
+#                     tree unchanged, without kubeapi and k8s_event: what kubeadm runs
 #                     before the install and after the uninstall, on the node.
 # A name needs a registry host (localhost for an image that is only imported): the kubelet
 # looks a name without one up under the default registry's. Every date in an image is
@@ -63,12 +82,10 @@ CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # The plugin's version: a release's tag (the release workflow sets VERSION), else git
 # describe's name of the commit (the last v* tag, the commits since, the commit), else
-# v0.0.0-dev before the first tag. COREDNS_VERSION is the CoreDNS cmd/coredns builds (its
-# go.mod). IMAGE_TAG names both, as the release tags the image (tools/image tag.go:
-# v1.15.0-k8s_event.1.2.0), a tag kubeadm cannot take for a CoreDNS version. Each is worked
-# out once, when first used.
+# v0.0.0-dev before the first tag. IMAGE_TAG names it and COREDNS_VERSION, as the release
+# tags the image (tools/image tag.go: v1.14.6-k8s_event.1.2.0), a tag kubeadm cannot take
+# for a CoreDNS version. Each is worked out once, when first used.
 VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --abbrev=12 --dirty 2>/dev/null || echo v0.0.0-dev)
-COREDNS_VERSION = $(eval COREDNS_VERSION := $$(shell go list -C cmd/coredns -m -f '{{.Version}}' github.com/coredns/coredns))$(COREDNS_VERSION)
 IMAGE_TAG = $(eval IMAGE_TAG := $$(shell go run -C tools/image . tag -version $(VERSION) -coredns $(COREDNS_VERSION)))$(IMAGE_TAG)
 # platform_args lists OS/ARCH=$(IMAGE_DIR)/OS/ARCH/$(1) for every platform.
 platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
@@ -99,9 +116,12 @@ probe-image:
 	$(NICE) go run -C tools/image . dnsprobe -name $(PROBE_IMAGE) -out $(PROBE_TAR) \
 		-epoch $(SOURCE_DATE_EPOCH) $$p=$(IMAGE_DIR)/$$p/dnsprobe
 
-stock-image:
-	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 go build -C cmd/coredns -trimpath \
-		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/coredns-stock github.com/coredns/coredns && \
+# After ./coredns: the stock tree's packages that are not CoreDNS's (every module the
+# plugin did not raise) are compiled already.
+stock-image: coredns
+	$(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR)-stock
+	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 $(NICE) go build -C $(TREE_DIR)-stock -trimpath \
+		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/coredns-stock . && \
 	$(NICE) go run -C tools/image . coredns -name $(STOCK_IMAGE) -out $(STOCK_TAR) \
 		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $$p=$(IMAGE_DIR)/$$p/coredns-stock
 
@@ -126,7 +146,9 @@ push-image:
 # RELEASE_DIR/coredns-k8s_event-VERSION-OS-ARCH.tar.gz, with its sha256sum in .sha256 and
 # its SBOM in .spdx.json: SPDX 2.3 JSON from the binary's build information (the Go
 # version, the build settings, every module compiled in and its version; tools/image
-# sbom.go). The linux binaries are the image's, so their SBOMs are the image's.
+# sbom.go), CoreDNS, the main module, at COREDNS_VERSION, the tag of the tree it was built
+# in. The linux binaries are the image's, so their SBOMs are the image's. For
+# COREDNS_VERSION only (by default, the newest Kubernetes minor's).
 RELEASE_DIR       := $(CURDIR)/.build/release
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
@@ -141,7 +163,7 @@ release-binaries:
 		tar -C $(RELEASE_DIR)/$$p -czf $(RELEASE_DIR)/$$name.tar.gz coredns; \
 		(cd $(RELEASE_DIR) && sha256sum $$name.tar.gz > $$name.tar.gz.sha256); \
 		$(NICE) go run -C tools/image . sbom -binary $(RELEASE_DIR)/$$p/coredns -name $$name \
-			-version $(VERSION) -epoch $(SOURCE_DATE_EPOCH) -out $(RELEASE_DIR)/$$name.spdx.json; \
+			-version $(VERSION) -main-version $(COREDNS_VERSION) -epoch $(SOURCE_DATE_EPOCH) -out $(RELEASE_DIR)/$$name.spdx.json; \
 	done
 
 # A dry run of the release workflow after its test job, from this checkout, for version
@@ -166,7 +188,8 @@ release-check: image
 			{ echo "$$name: not the binary of the image for $$p"; exit 1; };; esac; \
 		echo "$$name: checksum, contents$$(case $$p in linux/*) echo ", the image's binary";; esac) ok"; \
 		bin=$(RELEASE_CHECK_DIR)/$$p/coredns; case $$p in linux/*) bin=$(IMAGE_DIR)/$$p/coredns;; esac; \
-		$(NICE) go run -C $(CURDIR)/tools/image . sbom-check -sbom $(RELEASE_CHECK_DIR)/$${name%.tar.gz}.spdx.json -binary $$bin; \
+		$(NICE) go run -C $(CURDIR)/tools/image . sbom-check -sbom $(RELEASE_CHECK_DIR)/$${name%.tar.gz}.spdx.json -binary $$bin \
+			-main-version $(COREDNS_VERSION); \
 	done
 	$(NICE) go run -C tools/image . registry -run '$(MAKE) -C $(CURDIR) --no-print-directory push-image \
 		IMAGE_REPOSITORY=$$REGISTRY/k8s-event/coredns VERSION=$(RELEASE_CHECK_VERSION) && \
@@ -236,25 +259,27 @@ endif
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node release-check NICE='nice -n 10'
 
-# After ./coredns, whose compiles its vet of the root module and cmd/coredns reuses.
+# After ./coredns, whose compiles its vet of the root module reuses. gofmt checks this
+# repository's Go files (not CoreDNS's trees under .build).
 lint: coredns
 	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \
 		git cat-file --batch-check='%(objectsize) %(rest)' | awk '$$1 ~ /^[0-9]+$$/ && $$1 > $(MAX_FILE_BYTES)'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build products belong in .gitignore):"; echo "$$big"; exit 1; fi
-	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	@out=$$(git ls-files -co --exclude-standard '*.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(call vet,.)
-	$(call vet,cmd/coredns)
 	$(call vet,internal/devenv)
 	CGO_ENABLED=0 $(NICE) go vet -C e2e -trimpath -tags consumer ./...
 	$(call vet,bench)
 	$(call vet,deploy/check)
 	$(call vet,deploy/monitoring/check)
 	$(call vet,tools/image)
+	$(call vet,tools/tree)
 
 unit: deploy-check image-check monitoring-check
 	$(NICE) $(GO_TEST) ./...
 	cd internal/devenv && $(NICE) $(GO_TEST) ./...
 	cd bench && $(NICE) $(GO_TEST) ./...
+	cd tools/tree && $(NICE) $(GO_TEST) ./...
 
 # deploy/: every file parses, the Kustomization renders, the RBAC rules are exactly what the
 # plugin uses and the Helm files agree with deploy/'s (module deploy/check). And the build
@@ -298,6 +323,17 @@ e2e: coredns controlplane
 	rm -rf $(E2E_RECORDINGS)
 	cd e2e && $(E2E_ENV) K8S_EVENT_RECORDINGS=$(E2E_RECORDINGS) $(GO_TEST) -timeout 25m -parallel 64 .
 	$(MAKE) --no-print-directory monitoring-check RECORDINGS=$(E2E_RECORDINGS)
+
+# The plugin against every supported CoreDNS version (MATRIX_VERSIONS: by default all of
+# tools/tree/versions.txt), one after the other (tools/matrix/matrix.sh): CoreDNS's own
+# tree at that tag built with the plugin through plugin.cfg, failing when that raised any
+# of the tree's requirements; the root module's unit tests with that CoreDNS in go.mod;
+# the e2e suite against that binary. A table of each step's time and result ends it. Not
+# part of make test (budget): the matrix workflow runs it, one job per version.
+MATRIX_VERSIONS ?= $(SUPPORTED_VERSIONS)
+
+matrix: controlplane
+	NICE='$(NICE)' tools/matrix/matrix.sh $(MATRIX_VERSIONS)
 
 # A real consumer of the events (e2e/consumer_test.go, build tag consumer): the
 # OpenTelemetry Collector's k8sevents receiver against a local API server, kube-apiserver

@@ -51,7 +51,7 @@ func TestLineLoggedDuringTheLameDuckIsReported(t *testing.T) {
 // OnFinalShutdown callbacks in the order the plugins were set up, plugin.cfg's, so with
 // k8s_event before the plugin that logs in its final shutdown (health's lame duck), the
 // final flush has ended the reporting by then. This is why docs/operations.md and
-// cmd/coredns say k8s_event must come after health.
+// tools/tree (the plugin.cfg lines it appends) say k8s_event must come after health.
 func TestLameDuckOfAPluginAfterK8sEventIsNotReported(t *testing.T) {
 	withDirectives(t, "kubeapi", pluginName, "lameduck")
 	client := fakeAPI(t, true)

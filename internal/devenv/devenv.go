@@ -35,7 +35,7 @@ import (
 
 // Paths are the files every harness needs.
 type Paths struct {
-	Root    string // the repository: deploy/, cmd/coredns
+	Root    string // the repository: deploy/, tools/
 	BinDir  string // etcd, kube-apiserver and kubectl (make controlplane)
 	CoreDNS string // CoreDNS built with kubeapi and k8s_event (make coredns)
 }
@@ -64,7 +64,7 @@ func FindPaths() (Paths, error) {
 	}
 	if p.CoreDNS == "" {
 		p.CoreDNS = filepath.Join(p.Root, "coredns")
-		build := exec.Command("go", "build", "-C", filepath.Join(p.Root, "cmd", "coredns"), "-trimpath", "-o", p.CoreDNS, ".")
+		build := exec.Command("make", "-C", p.Root, "--no-print-directory", "coredns")
 		if out, err := build.CombinedOutput(); err != nil {
 			return p, fmt.Errorf("building ./coredns: %v\n%s", err, out)
 		}
@@ -78,14 +78,15 @@ func FindPaths() (Paths, error) {
 	return p, nil
 }
 
-// findRoot walks up from the working directory to the directory holding cmd/coredns.
+// findRoot walks up from the working directory to the directory holding the supported
+// CoreDNS versions (tools/tree/versions.txt).
 func findRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "cmd", "coredns", "go.mod")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, versionsFile)); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)

@@ -9,16 +9,17 @@ import (
 )
 
 // ReleaseTag returns the image tag the release gives plugin version plugin on CoreDNS
-// version coredns (or, when coredns is empty, on the CoreDNS cmd/coredns builds), from the
+// version coredns (or, when coredns is empty, on the CoreDNS make coredns builds by
+// default, DefaultCoreDNSVersion), from the
 // release's own tag function: `go run ./tools/image tag`, as make image and make
 // push-image run it.
 func (p Paths) ReleaseTag(ctx context.Context, plugin, coredns string) (string, error) {
 	if coredns == "" {
-		out, err := exec.CommandContext(ctx, "go", "list", "-C", filepath.Join(p.Root, "cmd", "coredns"), "-m", "-f", "{{.Version}}", "github.com/coredns/coredns").Output()
+		v, err := p.DefaultCoreDNSVersion()
 		if err != nil {
-			return "", fmt.Errorf("the CoreDNS version of cmd/coredns: %v", err)
+			return "", err
 		}
-		coredns = strings.TrimSpace(string(out))
+		coredns = v
 	}
 	out, err := exec.CommandContext(ctx, "go", "run", "-C", filepath.Join(p.Root, "tools", "image"), ".", "tag", "-version", plugin, "-coredns", coredns).CombinedOutput()
 	if err != nil {
