@@ -40,7 +40,9 @@ func mustMatch(t *testing.T, name, text, expr, why string) {
 func TestBuildCommand(t *testing.T) {
 	mk := readText(t, "Makefile")
 	mustMatch(t, "Makefile", mk, `^coredns:`, "the build command")
-	mustMatch(t, "Makefile", mk, `^\s+CGO_ENABLED=0 go build -C cmd/coredns `, "a static build of cmd/coredns")
+	mustMatch(t, "Makefile", mk, `^coredns: coredns-tree$`, "the build in CoreDNS's own tree")
+	mustMatch(t, "Makefile", mk, `^\s+CGO_ENABLED=0 go build -C \$\(TREE_DIR\) -trimpath `, "a static build of CoreDNS's tree")
+	mustMatch(t, "Makefile", mk, `^\s+\$\(NICE\) go run -C tools/tree \. -version \$\(COREDNS_VERSION\) -dir \$\(TREE_DIR\) -plugin \$\(CURDIR\)$`, "the tree with the plugin, checked (tools/tree)")
 	mustMatch(t, "Makefile", mk, `-X github\.com/coredns/coredns/coremain\.GitCommit=\$\(GIT_COMMIT\)`, "the commit in -version")
 
 	mustMatch(t, "Makefile", mk, `^IMAGE_PLATFORMS\s+:= linux/amd64 linux/arm64$`, "the image's platforms")
@@ -64,14 +66,11 @@ func makeRecipe(t *testing.T, mk, target string) string {
 	return strings.ReplaceAll(m[1], "\\\n", " ")
 }
 
-// coreDNSVersion is the CoreDNS version cmd/coredns/go.mod pins, e.g. "1.15.0".
+// coreDNSVersion is the CoreDNS version make coredns builds by default, without the v:
+// "1.14.6".
 func coreDNSVersion(t *testing.T) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^\s*github\.com/coredns/coredns v(\S+)`).FindStringSubmatch(readText(t, "cmd", "coredns", "go.mod"))
-	if m == nil {
-		t.Fatal("cmd/coredns/go.mod does not require github.com/coredns/coredns")
-	}
-	return m[1]
+	return strings.TrimPrefix(defaultVersion(t), "v")
 }
 
 // checkStatic checks that an ELF executable for machine has no interpreter and no
@@ -188,6 +187,9 @@ func readWorkflow(t *testing.T, name string) *workflow {
 // a comment.
 var pinnedUses = regexp.MustCompile(`^\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$`)
 
+// localWorkflow is a job's `uses:` line calling a workflow of this repository.
+var localWorkflow = regexp.MustCompile(`^\s*uses: \./\.github/workflows/[\w.-]+\.yml$`)
+
 // TestWorkflows: the workflows parse, pin every action by commit and read the repository
 // only, unless a job says otherwise; test runs make test.
 func TestWorkflows(t *testing.T) {
@@ -198,7 +200,7 @@ func TestWorkflows(t *testing.T) {
 	for _, e := range entries {
 		w := readWorkflow(t, e.Name())
 		for i, line := range strings.Split(readText(t, ".github", "workflows", e.Name()), "\n") {
-			if strings.Contains(line, "uses:") && !pinnedUses.MatchString(line) {
+			if strings.Contains(line, "uses:") && !pinnedUses.MatchString(line) && !localWorkflow.MatchString(line) {
 				t.Errorf("%s:%d: %q: want uses: OWNER/ACTION@COMMIT # vVERSION", e.Name(), i+1, strings.TrimSpace(line))
 			}
 		}
@@ -221,9 +223,10 @@ func runsMakeTest(j job) bool {
 	return false
 }
 
-// TestReleaseWorkflow: on a tag, make test runs first and everything else needs it; the
-// binaries come from make coredns; the image published is the tar make test built and
-// checked, pushed by make push-image; only the GitHub release's job may write.
+// TestReleaseWorkflow: on a tag, make test and the matrix run first and everything else
+// needs both; the binaries come from make coredns; the default version's image published
+// is the tar make test built and checked, pushed by make push-image; only the GitHub
+// release's job may write.
 func TestReleaseWorkflow(t *testing.T) {
 	w := readWorkflow(t, "release.yml")
 	push, _ := w.On["push"].(map[string]any)
@@ -245,26 +248,40 @@ func TestReleaseWorkflow(t *testing.T) {
 	}
 	var downloaded bool
 	for _, s := range w.Jobs["image"].Steps {
-		downloaded = downloaded || strings.HasPrefix(s.Uses, "actions/download-artifact@") && s.With["name"] == artifact && s.With["path"] == ".build/image"
+		downloaded = downloaded || strings.HasPrefix(s.Uses, "actions/download-artifact@") && s.With["path"] == ".build/image"
 	}
 	if !downloaded {
-		t.Errorf("release.yml: the image job does not put the test job's artifact %q in .build/image, where make push-image reads it", artifact)
+		t.Errorf("release.yml: the image job does not put an image's artifact in .build/image, where make push-image reads it")
 	}
-	// needsTest says whether a job runs after test, directly or through other jobs.
-	var needsTest func(name string, depth int) bool
-	needsTest = func(name string, depth int) bool {
+	var named bool
+	for _, s := range w.Jobs["image"].Steps {
+		named = named || strings.Contains(s.Run, "name="+artifact) && strings.Contains(s.Run, "make -s coredns-version")
+	}
+	if !named {
+		t.Errorf("release.yml: the image job does not take the test job's artifact %q for the default CoreDNS version", artifact)
+	}
+	// needs says whether job name runs after job first, directly or through other jobs.
+	var needs func(name, first string, depth int) bool
+	needs = func(name, first string, depth int) bool {
 		for _, n := range w.Jobs[name].Needs {
-			if n == "test" || depth < len(w.Jobs) && needsTest(n, depth+1) {
+			if n == first || depth < len(w.Jobs) && needs(n, first, depth+1) {
 				return true
 			}
 		}
 		return false
 	}
+	for name := range w.Jobs {
+		if name == "test" || name == "matrix" {
+			continue
+		}
+		for _, first := range []string{"test", "matrix"} {
+			if !needs(name, first, 0) {
+				t.Errorf("release.yml: job %s does not need %s: it may publish what %s has not passed", name, first, first)
+			}
+		}
+	}
 	var runs []string
 	for name, j := range w.Jobs {
-		if name != "test" && !needsTest(name, 0) {
-			t.Errorf("release.yml: job %s does not need test: it may publish what make test has not passed", name)
-		}
 		if len(j.Permissions) > 0 && !(name == "release" && len(j.Permissions) == 1 && j.Permissions["contents"] == "write") {
 			t.Errorf("release.yml: job %s has permissions %v: only the release job writes, contents only", name, j.Permissions)
 		}

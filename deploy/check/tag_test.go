@@ -12,15 +12,15 @@ var newestRelease = regexp.MustCompile(`(?m)^## (v[0-9]+\.[0-9]+\.[0-9]+\S*)`)
 
 // TestPinnedTagIsTheRelease: deploy/helm/values.yaml pins the image tag that the
 // release's tag function (tools/image tag) gives for the newest CHANGELOG.md version on
-// the CoreDNS cmd/coredns builds, and the README and the CHANGELOG name that tag: a
+// the CoreDNS make coredns builds by default, and the README and the CHANGELOG name that tag: a
 // release that forgets one of them fails here.
 func TestPinnedTagIsTheRelease(t *testing.T) {
 	m := newestRelease.FindStringSubmatch(readText(t, "CHANGELOG.md"))
 	if m == nil {
 		t.Fatal("CHANGELOG.md: no section ## vX.Y.Z")
 	}
-	coredns := command(t, "go", "list", "-C", repoPath("cmd", "coredns"), "-m", "-f", "{{.Version}}", "github.com/coredns/coredns")
-	want := command(t, "go", "run", "-C", repoPath("tools", "image"), ".", "tag", "-version", m[1], "-coredns", coredns)
+	coredns := defaultVersion(t)
+	want := releaseTag(t, m[1], coredns)
 	if got := helm(t).Image.Tag; got != want {
 		t.Errorf("deploy/helm/values.yaml pins image tag %q, want %q (release %s on CoreDNS %s)", got, want, m[1], coredns)
 	}
@@ -29,6 +29,13 @@ func TestPinnedTagIsTheRelease(t *testing.T) {
 			t.Errorf("%s does not name the release's image tag %q", file, want)
 		}
 	}
+}
+
+// releaseTag is the image tag the release gives plugin version plugin on CoreDNS
+// version coredns (tools/image tag).
+func releaseTag(t *testing.T, plugin, coredns string) string {
+	t.Helper()
+	return command(t, "go", "run", "-C", repoPath("tools", "image"), ".", "tag", "-version", plugin, "-coredns", coredns)
 }
 
 // command runs a program and returns its output, trimmed.
