@@ -63,8 +63,10 @@ coredns-version:
 #   make probe-image: PROBE_TAR, named PROBE_IMAGE: the node tests' DNS client Pod
 #                     (internal/devenv/cmd/dnsprobe), for this machine's platform only.
 #   make stock-image: STOCK_TAR, named STOCK_IMAGE: CoreDNS as released, COREDNS_VERSION's
-#                     tree unchanged, without kubeapi and k8s_event: what kubeadm runs
-#                     before the install and after the uninstall, on the node.
+#                     tree unchanged, without kubeapi and k8s_event, tagged with that
+#                     version as kubeadm's registry tags CoreDNS: what kubeadm runs before
+#                     the install and after the uninstall, on the node, and the tag the
+#                     install (deploy/image.sh) reads the CoreDNS version from.
 # A name needs a registry host (localhost for an image that is only imported): the kubelet
 # looks a name without one up under the default registry's. Every date in an image is
 # SOURCE_DATE_EPOCH, the commit's time: the same commit and CA bundle make the same digests.
@@ -75,7 +77,7 @@ PAUSE_IMAGE     := localhost/k8s-event/pause:dev
 PAUSE_TAR       := $(IMAGE_DIR)/pause.tar
 PROBE_IMAGE     := localhost/k8s-event/dnsprobe:dev
 PROBE_TAR       := $(IMAGE_DIR)/dnsprobe.tar
-STOCK_IMAGE     := localhost/k8s-event/coredns:stock
+STOCK_IMAGE      = localhost/k8s-event/coredns:$(COREDNS_VERSION)
 STOCK_TAR       := $(IMAGE_DIR)/coredns-stock.tar
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt

@@ -22,14 +22,18 @@ import (
 // kubeadm's own addon step (kubeadm.go). CoreDNS then runs with a token of kubeadm's
 // coredns ServiceAccount and nothing but what kubeadm and deploy/ grant it.
 
-// installImage is the image the README's IMAGE stands for.
-const installImage = "k8s-event-e2e/coredns:install"
+// The values the tests give the README's REPOSITORY and VERSION.
+const (
+	installRepository = "k8s-event-e2e/coredns"
+	installVersion    = "v0.1.0"
+)
 
 // installedCluster is a cluster on which deploy/ was installed, and the installed
 // Deployment.
 type installedCluster struct {
 	*cluster
 	deployment *appsv1.Deployment
+	image      string // the image the install set
 }
 
 // installDeploy starts a control plane of the test's own, makes CoreDNS there with
@@ -44,7 +48,7 @@ func installDeploy(t *testing.T) *installedCluster {
 		kubeconfig, err = kc.cp.ServiceAccountKubeconfig(ctx, devenv.CoreDNSNamespace, "coredns")
 		return err
 	})
-	return &installedCluster{&cluster{cp: kc.cp, kubeconfig: kubeconfig}, kc.deployment(t)}
+	return &installedCluster{&cluster{cp: kc.cp, kubeconfig: kubeconfig}, kc.deployment(t), kc.image}
 }
 
 // createPod creates a Pod as the Deployment's ReplicaSet would, scheduled on nodeName (a
@@ -108,8 +112,8 @@ func TestInstall(t *testing.T) {
 	ic := installDeploy(t)
 
 	c0 := ic.deployment.Spec.Template.Spec.Containers[0]
-	if c0.Image != installImage || !hasDownwardEnv(c0.Env) {
-		t.Errorf("installed Deployment: image %q, want %q; env %v, want the Downward API variables", c0.Image, installImage, envNames(c0.Env))
+	if c0.Image != ic.image || !hasDownwardEnv(c0.Env) {
+		t.Errorf("installed Deployment: image %q, want %q; env %v, want the Downward API variables", c0.Image, ic.image, envNames(c0.Env))
 	}
 
 	out := ic.kubectl(t, "apply", "-f", filepath.Join(suite.paths.Root, "deploy"), "--dry-run=server")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,24 +21,21 @@ import (
 // imageTag is the tag of an image reference.
 func imageTag(image string) string { return image[strings.LastIndexByte(image, ':')+1:] }
 
-// TestKubeadmStopsOnReleaseTags: with the plugin installed from an image tagged by the
-// release's own tag function (tools/image tag), kubeadm's CoreDNS addon step fails on the
-// tag, saying that it cannot migrate from that version, and changes nothing; its upgrade
-// preflight stops on it too. The plugin versions are ones a bare vX.Y.Z tag would have
-// made CoreDNS versions kubeadm knows (v1.2.0), or its own (v1.14.6, which no check
-// would have stopped on), on this repository's CoreDNS and on kubeadm's.
+// TestKubeadmStopsOnReleaseTags: with the plugin installed by the README (an image
+// tagged by the release's tag function, tools/image tag, on kubeadm's CoreDNS version),
+// kubeadm's CoreDNS addon step fails on the tag, saying that it cannot migrate from that
+// version, and changes nothing; its upgrade preflight stops on it too. The plugin
+// versions are ones a bare vX.Y.Z tag would have made CoreDNS versions kubeadm knows
+// (v1.2.0), or its own (v1.14.6, which no check would have stopped on).
 func TestKubeadmStopsOnReleaseTags(t *testing.T) {
 	t.Parallel()
-	for _, v := range []struct{ plugin, coredns string }{{"v1.2.0", ""}, {"v1.14.6", "v1.14.6"}} {
-		t.Run(v.plugin+"-on-"+v.coredns, func(t *testing.T) {
+	for _, plugin := range []string{"v1.2.0", "v1.14.6"} {
+		t.Run(plugin, func(t *testing.T) {
 			t.Parallel()
-			tag, err := suite.paths.ReleaseTag(setUpContext(t), v.plugin, v.coredns)
-			if err != nil {
-				t.Fatal(err)
-			}
 			kc := startKubeadmCluster(t, kubeadmConfig(t, "cluster.local"))
-			kc.image = "k8s-event-e2e/coredns:" + tag
+			kc.version = plugin
 			kc.install(t)
+			tag := imageTag(kc.image)
 			cm, d := kc.configMap(t), kc.deployment(t)
 			loud := "start version '" + strings.TrimPrefix(tag, "v") + "' not supported"
 
@@ -69,8 +67,8 @@ func TestKubeadmAddonStepRevertsADigestOnlyImage(t *testing.T) {
 	t.Parallel()
 	kc := startKubeadmCluster(t, kubeadmConfig(t, "cluster.local"))
 	kubeadmImage := kc.deployment(t).Spec.Template.Spec.Containers[0].Image
-	kc.image = "k8s-event-e2e/coredns@sha256:" + strings.Repeat("ab", 32)
 	kc.install(t)
+	kc.setImage(t, installRepository+"@sha256:"+strings.Repeat("ab", 32))
 	kc.kubeadmAddon(t, kc.cfg)
 	if c0 := kc.deployment(t).Spec.Template.Spec.Containers[0]; c0.Image != kubeadmImage {
 		t.Errorf("after kubeadm's addon step on %s the Deployment runs %q; want kubeadm's %q put back", kc.image, c0.Image, kubeadmImage)
@@ -90,8 +88,8 @@ func TestKubeadmAddonStepRevertsTheDeployment(t *testing.T) {
 	t.Parallel()
 	kc := startKubeadmCluster(t, kubeadmConfig(t, "cluster.local"))
 	kubeadmImage := kc.deployment(t).Spec.Template.Spec.Containers[0].Image
-	kc.image = "k8s-event-e2e/coredns:" + imageTag(kubeadmImage)
 	kc.install(t)
+	kc.setImage(t, installRepository+":"+imageTag(kubeadmImage))
 	corefile := kc.configMap(t).Data["Corefile"]
 
 	kc.kubeadmAddon(t, kc.cfg)
@@ -105,7 +103,7 @@ func TestKubeadmAddonStepRevertsTheDeployment(t *testing.T) {
 	}
 
 	ours := kc.cfg
-	ours.DNSImageRepo, ours.DNSImageTag = "k8s-event-e2e", imageTag(kubeadmImage)
+	ours.DNSImageRepo, ours.DNSImageTag = path.Dir(installRepository), imageTag(kubeadmImage)
 	kc.kubeadmAddon(t, ours)
 	if c0 := kc.deployment(t).Spec.Template.Spec.Containers[0]; c0.Image != kc.image || hasDownwardEnv(c0.Env) {
 		t.Errorf("after kubeadm's addon step with dns.imageRepository and dns.imageTag, the Deployment runs %q with env %v; want %q and no Downward API variables",

@@ -23,10 +23,11 @@ import (
 
 // kubeadmCluster is a control plane on which kubeadm's addon step made CoreDNS.
 type kubeadmCluster struct {
-	cp    *devenv.ControlPlane
-	cfg   devenv.KubeadmConfig
-	dir   string // the kubeadm configuration file's
-	image string // the image the install sets: installImage unless a test changes it
+	cp      *devenv.ControlPlane
+	cfg     devenv.KubeadmConfig
+	dir     string // the kubeadm configuration file's
+	version string // the README's VERSION: installVersion unless a test changes it
+	image   string // the image the install sets (see install), or a test set (setImage)
 }
 
 // kubeadmConfig is the ClusterConfiguration the tests give kubeadm: the Kubernetes
@@ -45,7 +46,7 @@ func kubeadmConfig(t *testing.T, domain string) devenv.KubeadmConfig {
 // kubeadm (`kubeadm init phase addon coredns`).
 func startKubeadmCluster(t *testing.T, cfg devenv.KubeadmConfig) *kubeadmCluster {
 	t.Helper()
-	kc := &kubeadmCluster{cp: startControlPlane(t), cfg: cfg, dir: t.TempDir(), image: installImage}
+	kc := &kubeadmCluster{cp: startControlPlane(t), cfg: cfg, dir: t.TempDir(), version: installVersion}
 	kc.kubeadmAddon(t, cfg)
 	return kc
 }
@@ -88,16 +89,24 @@ func readme(t *testing.T, heading string) []string {
 // real node run it.
 func waitsForRollout(command string) bool { return strings.Contains(command, " rollout status ") }
 
-// install runs the README's Install commands with kc.image for IMAGE, checking after
-// each that the Corefile names the plugin only once the Deployment runs an image that
-// has it. It returns the output of the first command: the image before the install.
+// install runs the README's Install commands with installRepository for REPOSITORY and
+// kc.version for VERSION, checking after each that the Corefile names the plugin only
+// once the Deployment runs an image that has it. The image the install must set, kept
+// in kc.image, is the release's tag function's (tools/image tag) for kc.version and the
+// CoreDNS version of the image kubeadm set: installing the plugin keeps CoreDNS's
+// version. It returns the output of the first command: the image before the install.
 func (kc *kubeadmCluster) install(t *testing.T) (previousImage string) {
 	t.Helper()
+	tag, err := suite.paths.ReleaseTag(setUpContext(t), kc.version, imageTag(kc.deployment(t).Spec.Template.Spec.Containers[0].Image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc.image = installRepository + ":" + tag
 	for i, c := range readme(t, devenv.ReadmeInstall) {
 		if waitsForRollout(c) {
 			continue
 		}
-		out := kc.run(t, c, map[string]string{"IMAGE": kc.image})
+		out := kc.run(t, c, map[string]string{"REPOSITORY": installRepository, "VERSION": kc.version})
 		if i == 0 {
 			previousImage = strings.TrimSpace(out)
 		}
@@ -141,6 +150,18 @@ func (kc *kubeadmCluster) configMap(t *testing.T) *corev1.ConfigMap {
 		t.Fatal(err)
 	}
 	return cm
+}
+
+// setImage sets the coredns container's image as an operator would by hand, for the
+// tests of images the install never sets (a digest alone, kubeadm's own tag).
+func (kc *kubeadmCluster) setImage(t *testing.T, image string) {
+	t.Helper()
+	d := kc.deployment(t)
+	d.Spec.Template.Spec.Containers[0].Image = image
+	if _, err := kc.cp.AdminClient().AppsV1().Deployments(devenv.CoreDNSNamespace).Update(timeout(t, 30*time.Second), d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kc.image = image
 }
 
 // deployment is the coredns Deployment.
@@ -241,8 +262,8 @@ func TestInstallUninstall(t *testing.T) {
 		t.Errorf("installed Corefile:\n%s\nwant kubeadm's with the two lines after the first:\n%s", got, want)
 	}
 	c0 := d.Spec.Template.Spec.Containers[0]
-	if c0.Image != installImage || !hasDownwardEnv(c0.Env) {
-		t.Errorf("installed Deployment: image %q, env %v; want %q and the Downward API variables", c0.Image, envNames(c0.Env), installImage)
+	if c0.Image != kc.image || !hasDownwardEnv(c0.Env) {
+		t.Errorf("installed Deployment: image %q, env %v; want %q and the Downward API variables", c0.Image, envNames(c0.Env), kc.image)
 	}
 	if got := kc.installed(t); len(got) != 2 {
 		t.Errorf("after the install the cluster has %q, want the Role and the RoleBinding", got)

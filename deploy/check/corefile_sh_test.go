@@ -1,93 +1,24 @@
 package check
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// deploy/corefile.sh on Corefiles of every shape, against a stand-in for kubectl: this
-// test binary, run as "kubectl", keeps the ConfigMap's Corefile in a file. The end-to-end
-// tests run the script with the real kubectl on kubeadm's Corefile.
-
-// fakeCorefileEnv names the file that holds the stand-in ConfigMap's Corefile.
-const fakeCorefileEnv = "K8S_EVENT_FAKE_COREFILE"
-
-func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == "kubectl" {
-		os.Exit(fakeKubectl(os.Args[1:]))
-	}
-	os.Exit(m.Run())
-}
-
-// fakeKubectl does what corefile.sh asks of kubectl: get the Corefile (jsonpath
-// {.data.Corefile}), encode a file as a ConfigMap's data (create --dry-run=client -o
-// jsonpath={.data}), and apply a merge patch of data.Corefile.
-func fakeKubectl(args []string) int {
-	file := os.Getenv(fakeCorefileEnv)
-	cmd := strings.Join(args, " ")
-	switch {
-	case strings.Contains(cmd, " get configmap coredns -o jsonpath={.data.Corefile}"):
-		data, err := os.ReadFile(file)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		os.Stdout.Write(data)
-	case strings.Contains(cmd, " create configmap coredns --from-file=Corefile=") && strings.HasSuffix(cmd, " --dry-run=client -o jsonpath={.data}"):
-		from := strings.Fields(strings.SplitN(cmd, "--from-file=Corefile=", 2)[1])[0]
-		data, err := os.ReadFile(from)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		out, _ := json.Marshal(map[string]string{"Corefile": string(data)})
-		os.Stdout.Write(out)
-	case strings.Contains(cmd, " patch configmap coredns --type merge --patch-file "):
-		var patch struct {
-			Data map[string]string `json:"data"`
-		}
-		data, err := os.ReadFile(args[len(args)-1])
-		if err == nil {
-			err = json.Unmarshal(data, &patch)
-		}
-		if err == nil {
-			err = os.WriteFile(file, []byte(patch.Data["Corefile"]), 0o644)
-		}
-		if err != nil || len(patch.Data) != 1 {
-			fmt.Fprintln(os.Stderr, "patch:", err, string(data))
-			return 1
-		}
-		fmt.Println("configmap/coredns patched")
-	default:
-		fmt.Fprintln(os.Stderr, "fake kubectl: unexpected command:", cmd)
-		return 1
-	}
-	return 0
-}
+// deploy/corefile.sh on Corefiles of every shape, against the stand-in kubectl
+// (fake_kubectl_test.go). The end-to-end tests run it with the real kubectl on kubeadm's
+// Corefile.
 
 // corefileSh runs deploy/corefile.sh with the stand-in kubectl on the Corefile in file.
 func corefileSh(t *testing.T, file, verb string) string {
 	t.Helper()
-	bin := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, filepath.Join(bin, "kubectl")); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sh", repoPath("deploy", "corefile.sh"), verb)
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), fakeCorefileEnv+"="+file)
-	out, err := cmd.CombinedOutput()
+	out, err := runScript(t, []string{fakeCorefileEnv + "=" + file}, "corefile.sh", verb)
 	if err != nil {
 		t.Fatalf("corefile.sh %s: %v\n%s", verb, err, out)
 	}
-	return string(out)
+	return out
 }
 
 // TestCorefileScript: add puts the two lines at the top of the first server block,

@@ -6,15 +6,34 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 
 	"github.com/coredns/k8s_event/internal/devenv"
 )
 
-// Install runs the README's install commands (section devenv.ReadmeInstall), with image
-// for IMAGE, as the admin inside the node's network, and waits for CoreDNS's rollout.
+// Install runs the README's install commands (section devenv.ReadmeInstall) as the admin
+// inside the node's network, and waits for CoreDNS's rollout. image is the plugin's image
+// the Makefile built, REPOSITORY:vCOREDNS-k8s_event.X.Y.Z: the README's REPOSITORY and
+// VERSION are its repository and vX.Y.Z, and the install, which names the image for the
+// CoreDNS version kubeadm's image runs (deploy/image.sh), must set exactly image.
 func (n *Node) Install(ctx context.Context, paths devenv.Paths, image string) error {
-	if err := n.RunReadme(ctx, paths, devenv.ReadmeInstall, map[string]string{"IMAGE": image}, nil); err != nil {
+	i := strings.LastIndexByte(image, ':')
+	repository, tag := image[:max(i, 0)], image[i+1:]
+	_, plugin, found := strings.Cut(tag, "-k8s_event.")
+	if i < strings.LastIndexByte(image, '/') || !found {
+		return fmt.Errorf("image %s: want REPOSITORY:vCOREDNS-k8s_event.X.Y.Z", image)
+	}
+	vars := map[string]string{"REPOSITORY": repository, "VERSION": "v" + plugin}
+	if err := n.RunReadme(ctx, paths, devenv.ReadmeInstall, vars, nil); err != nil {
 		return err
+	}
+	out, err := n.Kubectl(ctx, "-n", "kube-system", "get", "deployment", "coredns", "-o",
+		`jsonpath={.spec.template.spec.containers[?(@.name=="coredns")].image}`)
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(out); got != image {
+		return fmt.Errorf("the README's install set the image %s, want %s", got, image)
 	}
 	return n.WaitRollout(ctx, "kube-system", "coredns")
 }
