@@ -289,6 +289,7 @@ unit: deploy-check image-check monitoring-check
 # linux/arm64 cross build is static with the commit in it.
 deploy-check: coredns image
 	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$(IMAGE_DIR)/linux/arm64/coredns \
+		K8S_EVENT_COREDNS_VERSION=$(COREDNS_VERSION) \
 		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
 
 # deploy/monitoring (module deploy/monitoring/check): the PrometheusRule holds the rule
