@@ -49,7 +49,7 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 
 // write makes one Events API call for e, retrying the failures worth it (see failures)
 // with capped exponential backoff, or the server's Retry-After if longer, each wait
-// lengthened by jitter. No try, the first included, starts more than maxAge after the
+// lengthened by jitter, but never past the deadline: jitter never takes a try away. No try, the first included, starts more than maxAge after the
 // line was logged (e's last timestamp, see stamped); each try is bounded by apiTimeout.
 // No try is sent while the API server's latest Retry-After, for whichever line, runs,
 // up to maxAge (see quietPeriod). It returns the Event stored, or why it gave up.
@@ -104,10 +104,13 @@ func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResul
 			r.quiet.extend(clk.Now().Add(min(asked, r.maxAge)))
 			backoff = max(backoff, asked)
 		}
-		wait := r.backoff.jittered(backoff)
-		if clk.Now().Add(wait).After(deadline) {
-			return dropped(dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, wait))
+		// Whether there is a next try is the server's and the schedule's call (backoff,
+		// before jitter); jitter only spreads it, up to the deadline.
+		left := deadline.Sub(clk.Now())
+		if backoff > left {
+			return dropped(dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, backoff))
 		}
+		wait := min(r.backoff.jittered(backoff), left)
 		r.log.printf("event delivery: could not write an event, retrying in %s: %v", wait, err)
 		if !r.sleep(wait) {
 			return dropped(dropShutdown, err)
