@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -273,10 +274,13 @@ func TestUIDLookupRetriedUntilFound(t *testing.T) {
 	}
 }
 
+// A message that is not UTF-8 is cut after its bytes are replaced by U+FFFD, before a
+// replacement rather than through it: UTF-8 of nearly the limit.
 func TestClipInvalidUTF8(t *testing.T) {
 	msg := formatMessage("plugin/errors: ", "", []any{strings.Repeat("\x80", 2000)}, false)
-	if len(msg) != maxMessageBytes {
-		t.Errorf("clipped to %d bytes, want %d: invalid UTF-8 has no boundary to look for", len(msg), maxMessageBytes)
+	if !utf8.ValidString(msg) || len(msg) > maxMessageBytes || len(msg) <= maxMessageBytes-utf8.UTFMax {
+		t.Errorf("clipped to %d bytes (UTF-8: %v), want UTF-8 of %d bytes at most, %d at least",
+			len(msg), utf8.ValidString(msg), maxMessageBytes, maxMessageBytes-utf8.UTFMax+1)
 	}
 	if !strings.HasSuffix(msg, truncatedMarker) {
 		t.Errorf("message %q does not end with the marker", msg[len(msg)-20:])
