@@ -142,7 +142,7 @@ func TestFailureStatusesEndInOneCountedOutcome(t *testing.T) {
 			before := readOutcomes()
 
 			p.listener.Errorf("plugin/errors: ", "upstream: %s", tc.name)
-			stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+			stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 
 			want := outcomes{tc.want: 1}
 			if got := readOutcomes().since(before); got.String() != want.String() {
@@ -160,7 +160,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	failFirst(client, 1, apierrors.NewTooManyRequests("slow down", 20))
 	start := clk.Now()
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	if waited := clk.Since(start); waited < 20*time.Second {
 		t.Errorf("retried after %s, want the 20 s the server asked for", waited)
 	}
@@ -185,7 +185,7 @@ func TestPatchOfDeletedEventCreatesItAgain(t *testing.T) {
 	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 10\n}")
 	p.listener.Error("plugin/errors: ", "same line")
 	// The first line is counted once its Create returns, a moment after the event exists.
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	evs := events(t, client, testNS)
 	if len(evs) != 1 {
 		t.Fatalf("want the first event, got %s", describe(evs))
@@ -259,7 +259,7 @@ func TestUIDLookupRetriedUntilFound(t *testing.T) {
 		}
 	})
 	eventsDown.Store(false)
-	stepUntilDone(t, clk, 50*time.Millisecond, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 50*time.Millisecond, func() bool { return p.backlog.pending() == 0 })
 	p.listener.Error("plugin/errors: ", "after")
 	p.stop()
 
@@ -300,7 +300,7 @@ func TestRefusalsOfAStartingAPIServerRetried(t *testing.T) {
 	})
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "logged while the API server restarts")
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}
@@ -316,7 +316,7 @@ func TestRefusalsOfAStartingAPIServerRetriedFiveTimes(t *testing.T) {
 	calls := answerCreates(client, errors.New("connect: connection refused"), statusError(http.StatusForbidden))
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "logged while the API server restarts")
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRejected: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}
