@@ -55,7 +55,7 @@ func (w *fatalWriter) write(msg string) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		w.log.printf("event dropped: the event of a fatal line was not written: %v", err)
+		w.log.printf(kindDropped, "event dropped: the event of a fatal line was not written: %v", err)
 	}
 }
 

@@ -124,7 +124,7 @@ func (r *retrier) writeWithin(lim writeLimits, verb string, e *corev1.Event, cal
 			return dropped(dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, backoff))
 		}
 		wait := min(r.backoff.jittered(backoff), left)
-		r.log.printf("event delivery: could not write an event, retrying in %s: %v", wait, err)
+		r.log.printf(kindDelivery, "event delivery: could not write an event, retrying in %s: %v", wait, err)
 		if !r.sleep(lim.ctx, wait) {
 			return dropped(dropShutdown, err)
 		}

@@ -121,8 +121,8 @@ func (s *eventSink) resolve(outcome string, res writeResult) {
 func (s *eventSink) printDrop(res writeResult) {
 	switch res.drop {
 	case dropRejected:
-		s.retrier.log.printf("event dropped: the API refused it: %v", res.err)
+		s.retrier.log.printf(kindDropped, "event dropped: the API refused it: %v", res.err)
 	case dropRetriesExhausted:
-		s.retrier.log.printf("event dropped: not written within %s of being logged: %v", s.retrier.maxAge, res.err)
+		s.retrier.log.printf(kindDropped, "event dropped: not written within %s of being logged: %v", s.retrier.maxAge, res.err)
 	}
 }
