@@ -14,9 +14,9 @@ type line struct {
 // backlog holds the admitted lines on their way to the Events API: a line enters it in
 // the log call that admitted it (enqueue) and leaves it when the sink resolves it,
 // written or dropped, counted once. It holds lines until the API takes them, during an
-// outage too, and its bound is what keeps the memory bounded. Only admitted lines reach
-// it, at most BURST at once and QPS a second after that: its mutex is never busy for
-// long, and a refused line never takes it.
+// outage too, and its bound is what keeps the memory bounded. Only the lines the token
+// buckets admitted reach it: a refused line never takes its mutex, and it is never
+// busy for long.
 type backlog struct {
 	queue chan line // admitted lines the sender has not recorded yet
 
