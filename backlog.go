@@ -1,8 +1,7 @@
 package k8s_event
 
 import (
-	"runtime"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -15,18 +14,17 @@ type line struct {
 // backlog holds the admitted lines on their way to the Events API: a line enters it in
 // the log call that admitted it (enqueue) and leaves it when the sink resolves it,
 // written or dropped, counted once. It holds lines until the API takes them, during an
-// outage too, and its bound is what keeps the memory bounded.
+// outage too, and its bound is what keeps the memory bounded. Only the lines the token
+// buckets admitted reach it: a refused line never takes its mutex, and it is never
+// busy for long.
 type backlog struct {
-	queue    chan line    // admitted lines the sender has not recorded yet
-	inflight atomic.Int64 // admitted lines not yet resolved, and stoppedBit
-	counting atomic.Int64 // resolves between taking a line off inflight and counting it
-}
+	queue chan line // admitted lines the sender has not recorded yet
 
-// stoppedBit is set in inflight by stop, once it counted what was still on its way: from
-// then on a line is dropped as it arrives, and a line that ends is not counted again.
-// One number for both, so that a log call that read the settings just before stop and
-// goes on after it cannot slip a line in between.
-const stoppedBit = int64(1) << 62
+	mu      sync.Mutex
+	held    int64         // admitted lines not yet resolved
+	stopped bool          // set by stop, which counted the lines held then: later ones are dropped as they come
+	emptied chan struct{} // made by a wait while lines are held, closed when none is left
+}
 
 func newBacklog() *backlog { return &backlog{queue: make(chan line, maxBacklog)} }
 
@@ -52,7 +50,7 @@ func (b *backlog) enqueue(ln line, limit int64) {
 		return
 	}
 	select {
-	case b.queue <- ln: // never full: the channel holds maxBacklog, and inflight counts it
+	case b.queue <- ln: // never full: the channel holds maxBacklog, and held counts it
 	default:
 		b.resolve("", dropQueueFull)
 	}
@@ -61,68 +59,86 @@ func (b *backlog) enqueue(ln line, limit int64) {
 // take counts an admitted line on its way, unless the backlog already holds limit lines
 // or it stopped: then it counts the line dropped and returns false.
 func (b *backlog) take(limit int64) bool {
-	for {
-		n := b.inflight.Load()
-		switch {
-		case n&stoppedBit != 0:
-			droppedShutdown.Inc()
-			return false
-		case n >= limit:
-			droppedQueueFull.Inc()
-			return false
-		}
-		if b.inflight.CompareAndSwap(n, n+1) {
-			return true
-		}
+	b.mu.Lock()
+	stopped, full := b.stopped, b.held >= limit
+	if !stopped && !full {
+		b.held++
 	}
+	b.mu.Unlock()
+	switch {
+	case stopped:
+		droppedShutdown.Inc()
+	case full:
+		droppedQueueFull.Inc()
+	default:
+		return true
+	}
+	return false
 }
 
 // resolve takes an admitted line off the backlog and counts it, by its drop reason or its
-// outcome, unless stop already counted it.
+// outcome, unless stop already counted it. It counts with the mutex held: once the line
+// is off the backlog, wait and stop see it counted.
 func (b *backlog) resolve(outcome, reason string) {
-	b.counting.Add(1)
-	defer b.counting.Add(-1)
-	for {
-		n := b.inflight.Load()
-		if n&stoppedBit != 0 {
-			return
-		}
-		if b.inflight.CompareAndSwap(n, n-1) {
-			break
-		}
-	}
-	if testHookUncounted != nil {
-		testHookUncounted()
-	}
+	var counter func()
 	if reason != "" {
-		droppedCount.WithLabelValues(reason).Inc()
+		counter = droppedCount.WithLabelValues(reason).Inc
+	} else {
+		counter = reportedCount.WithLabelValues(outcome).Inc
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
 		return
 	}
-	reportedCount.WithLabelValues(outcome).Inc()
+	b.held--
+	counter()
+	if b.held == 0 && b.emptied != nil {
+		close(b.emptied)
+		b.emptied = nil
+	}
 }
 
-// testHookUncounted, if set, runs in resolve between taking the line off inflight and
-// counting it: tests hold a resolve there.
-var testHookUncounted func()
-
-// flushPoll is how often wait checks whether the backlog is written.
-const flushPoll = 5 * time.Millisecond
+// pending returns how many admitted lines are not resolved yet.
+func (b *backlog) pending() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
+}
 
 // wait waits until every admitted line is resolved and counted, or deadline.
 func (b *backlog) wait(deadline time.Time) {
-	for (b.inflight.Load() > 0 || b.counting.Load() > 0) && time.Now().Before(deadline) {
-		time.Sleep(flushPoll)
+	b.mu.Lock()
+	if b.held == 0 {
+		b.mu.Unlock()
+		return
+	}
+	if b.emptied == nil {
+		b.emptied = make(chan struct{})
+	}
+	emptied := b.emptied
+	b.mu.Unlock()
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-emptied:
+	case <-timer.C:
 	}
 }
 
 // stop counts every line still on its way as dropped at shutdown, and drops every line
-// from now on as it arrives.
+// from now on as it arrives. Metrics read after stop are final.
 func (b *backlog) stop() {
-	left := b.inflight.Swap(stoppedBit)
-	droppedShutdown.Add(uint64(left))
-	// A resolve that took its line off inflight before the swap counts it in a moment;
-	// the ones after it return at once. Metrics read after stop are final.
-	for b.counting.Load() > 0 {
-		runtime.Gosched()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return
+	}
+	droppedShutdown.Add(uint64(b.held))
+	b.held, b.stopped = 0, true
+	if b.emptied != nil {
+		close(b.emptied)
+		b.emptied = nil
 	}
 }

@@ -62,7 +62,7 @@ func TestCacheSizeChangeDuringAnOutageKeepsOrder(t *testing.T) {
 	}
 	stepFor(t, clk, time.Second, 2*time.Minute)
 	api.down.Store(false)
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 
 	for i := 1; i < len(tries); i++ {
 		if d := tries[i].Sub(tries[i-1]); d < time.Second {

@@ -58,7 +58,7 @@ func TestRetryAfterRetriedByThePluginOnly(t *testing.T) {
 
 	start := clk.Now()
 	p.listener.Errorf("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, 500*time.Millisecond, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 500*time.Millisecond, func() bool { return p.backlog.pending() == 0 })
 
 	if got := srv.requests(); got != 4 {
 		t.Errorf("the API server saw %d requests, want 4 (3 refused, then the write)", got)

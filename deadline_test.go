@@ -83,7 +83,7 @@ func TestEveryTryWithinItsLinesMaxAge(t *testing.T) {
 	for i := range 12 {
 		p.listener.Errorf("plugin/errors: ", "upstream %d unreachable", i)
 	}
-	stepUntil(t, clk, time.Second, time.Hour, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntil(t, clk, time.Second, time.Hour, func() bool { return p.backlog.pending() == 0 })
 	loggedBy := time.Now() // the recorder stamped every line with the real time before this
 
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 12}); got.String() != want.String() {
@@ -140,7 +140,7 @@ func TestNoFirstTryAfterALinesMaxAge(t *testing.T) {
 	}
 	clk.Step(p.opts.maxAge + time.Second)
 	close(answered)
-	stepUntil(t, clk, time.Second, time.Hour, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntil(t, clk, time.Second, time.Hour, func() bool { return p.backlog.pending() == 0 })
 
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 2}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)

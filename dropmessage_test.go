@@ -34,7 +34,7 @@ func TestOnlyARealDropIsPrintedAsOne(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	done := func() bool { return p.backlog.inflight.Load() == 0 }
+	done := func() bool { return p.backlog.pending() == 0 }
 
 	p.listener.Error("plugin/errors: ", "repeated")
 	stepUntilDone(t, clk, time.Second, done)
@@ -80,7 +80,7 @@ func TestADropIsPrintedOnce(t *testing.T) {
 	})
 	failFirst(client, 1, statusError(http.StatusBadRequest))
 	p.listener.Error("plugin/errors: ", "refused")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	p.stop() // client-go's recorder has returned from the sink
 	if got := out.all(); len(got) != 1 || !strings.HasPrefix(got[0], "event dropped: ") {
 		t.Errorf("printed %q, want one message, the drop", got)
@@ -99,7 +99,7 @@ func TestLineOutOfTimeIsPrintedAsADrop(t *testing.T) {
 	apiOutage(client)
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 1}); got.String() != want.String() {
 		t.Fatalf("outcomes %s, want %s", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -141,7 +142,7 @@ func TestFailureStatusesEndInOneCountedOutcome(t *testing.T) {
 			before := readOutcomes()
 
 			p.listener.Errorf("plugin/errors: ", "upstream: %s", tc.name)
-			stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+			stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 
 			want := outcomes{tc.want: 1}
 			if got := readOutcomes().since(before); got.String() != want.String() {
@@ -159,7 +160,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	failFirst(client, 1, apierrors.NewTooManyRequests("slow down", 20))
 	start := clk.Now()
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	if waited := clk.Since(start); waited < 20*time.Second {
 		t.Errorf("retried after %s, want the 20 s the server asked for", waited)
 	}
@@ -184,7 +185,7 @@ func TestPatchOfDeletedEventCreatesItAgain(t *testing.T) {
 	p, clk, client := newTestPipeline(t, "k8s_event {\n rate 1 10\n}")
 	p.listener.Error("plugin/errors: ", "same line")
 	// The first line is counted once its Create returns, a moment after the event exists.
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	evs := events(t, client, testNS)
 	if len(evs) != 1 {
 		t.Fatalf("want the first event, got %s", describe(evs))
@@ -258,7 +259,7 @@ func TestUIDLookupRetriedUntilFound(t *testing.T) {
 		}
 	})
 	eventsDown.Store(false)
-	stepUntilDone(t, clk, 50*time.Millisecond, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 50*time.Millisecond, func() bool { return p.backlog.pending() == 0 })
 	p.listener.Error("plugin/errors: ", "after")
 	p.stop()
 
@@ -273,10 +274,13 @@ func TestUIDLookupRetriedUntilFound(t *testing.T) {
 	}
 }
 
+// A message that is not UTF-8 is cut after its bytes are replaced by U+FFFD, before a
+// replacement rather than through it: UTF-8 of nearly the limit.
 func TestClipInvalidUTF8(t *testing.T) {
 	msg := formatMessage("plugin/errors: ", "", []any{strings.Repeat("\x80", 2000)}, false)
-	if len(msg) != maxMessageBytes {
-		t.Errorf("clipped to %d bytes, want %d: invalid UTF-8 has no boundary to look for", len(msg), maxMessageBytes)
+	if !utf8.ValidString(msg) || len(msg) > maxMessageBytes || len(msg) <= maxMessageBytes-utf8.UTFMax {
+		t.Errorf("clipped to %d bytes (UTF-8: %v), want UTF-8 of %d bytes at most, %d at least",
+			len(msg), utf8.ValidString(msg), maxMessageBytes, maxMessageBytes-utf8.UTFMax+1)
 	}
 	if !strings.HasSuffix(msg, truncatedMarker) {
 		t.Errorf("message %q does not end with the marker", msg[len(msg)-20:])
@@ -296,7 +300,7 @@ func TestRefusalsOfAStartingAPIServerRetried(t *testing.T) {
 	})
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "logged while the API server restarts")
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}
@@ -312,7 +316,7 @@ func TestRefusalsOfAStartingAPIServerRetriedFiveTimes(t *testing.T) {
 	calls := answerCreates(client, errors.New("connect: connection refused"), statusError(http.StatusForbidden))
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "logged while the API server restarts")
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRejected: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}

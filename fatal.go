@@ -2,24 +2,21 @@ package k8s_event
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/record"
-	"k8s.io/utils/clock"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // fatalWriter writes the event of a fatal line before the log call returns, since
-// CoreDNS exits right after. The event is made by a client-go recorder of its own, as
-// every other line's, but not through the backlog and the pipeline's correlator, which
-// may be busy retrying earlier lines: its sink writes it once, at once.
+// CoreDNS exits right after. Not through the backlog and the pipeline's correlator,
+// which may be busy retrying earlier lines: it makes the event as client-go's recorder
+// would and creates it through the sink's retrier, at once, within a timeout of its own.
 type fatalWriter struct {
 	ctx      context.Context // the pipeline's, for its logger; its cancellation is not the write's
 	timeout  time.Duration   // bounds the write
-	clock    clock.Clock
-	client   *clientSlot
+	retrier  *retrier
 	ref      *podReference
 	nodeName string
 	log      *selfLog
@@ -31,72 +28,57 @@ type fatalWriter struct {
 // plugin's own printer only (see selfLog): logging through a plugin logger there would
 // deadlock against a listener registration waiting for the lock.
 func (w *fatalWriter) write(msg string) {
-	timeout := w.timeout
 	// Not canceled by stop: a fatal line may come during shutdown.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.timeout)
 	defer cancel()
 	// A UID lookup still running gets half the time; the write gets the rest.
-	half := time.NewTimer(timeout / 2)
-	defer half.Stop()
+	lookup, lookupDone := context.WithTimeout(ctx, w.timeout/2)
+	defer lookupDone()
 	select {
 	case <-w.ref.done:
-	case <-half.C:
+	case <-lookup.Done():
 	}
 
-	sink := &fatalSink{w: w, ctx: ctx, deadline: time.Now().Add(timeout), written: make(chan error, 1)}
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	defer b.Shutdown() // returns at once: it waits for nothing the sink does
-	b.StartRecordingToSink(sink)
-	source := corev1.EventSource{Component: component, Host: w.nodeName}
-	b.NewRecorder(scheme.Scheme, source).WithLogger(w.log.logger()).Eventf(w.ref.load(),
-		levelFatal.eventType(), levelFatal.reason(), "%s", msg)
-
+	e := w.event(w.ref.load(), msg)
+	lim := writeLimits{ctx: ctx, deadline: w.retrier.clock.Now().Add(w.timeout), lookup: lookup}
+	written := make(chan writeResult, 1)
+	go func() {
+		written <- w.retrier.writeWithin(lim, "create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
+			return api.CreateWithEventNamespaceWithContext(ctx, e)
+		})
+	}()
 	var err error
 	select {
-	case err = <-sink.written:
+	case res := <-written:
+		err = res.err
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
 	if err != nil {
-		w.log.printf("event dropped: the event of a fatal line was not written: %v", err)
+		w.log.printf(kindDropped, "event dropped: the event of a fatal line was not written: %v", err)
 	}
 }
 
-// fatalSink is the record.EventSink of a fatal line's recorder: it creates the one event
-// it is given, once, and tells the writer how that went.
-type fatalSink struct {
-	w        *fatalWriter
-	ctx      context.Context
-	deadline time.Time // for a client that does not exist yet
-	written  chan error
-}
-
-// Create implements the record.EventSink interface.
-func (s *fatalSink) Create(e *corev1.Event) (*corev1.Event, error) {
-	client, err := s.w.client.wait(s.w.ctx, s.w.clock, s.deadline)
-	var out *corev1.Event
-	if err == nil {
-		out, err = eventsAPI(client).CreateWithEventNamespaceWithContext(s.ctx, complete(e, s.w.ref.load()))
+// event returns the event of a fatal line, msg, about ref, as client-go's recorder makes
+// one: named after ref and the nanosecond it was made, stamped then.
+func (w *fatalWriter) event(ref *corev1.ObjectReference, msg string) *corev1.Event {
+	now := metav1.NewTime(time.Now())
+	ns := ref.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
 	}
-	s.written <- err
-	if err != nil {
-		return nil, finalError(err) // client-go would otherwise try again, after CoreDNS exited
+	source := corev1.EventSource{Component: component, Host: w.nodeName}
+	return &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%v.%x", ref.Name, now.UnixNano()), Namespace: ns},
+		InvolvedObject:      *ref,
+		Reason:              levelFatal.reason(),
+		Message:             msg,
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Count:               1,
+		Type:                levelFatal.eventType(),
+		Source:              source,
+		ReportingController: source.Component,
+		ReportingInstance:   source.Host,
 	}
-	if out == nil { // client-go's fakes may answer no object; the correlator needs one
-		out = e
-	}
-	return out, nil
-}
-
-var errFatalNotCreated = errors.New("only creates the event of a fatal line")
-
-// Patch implements the record.EventSink interface. A fatal line is the only line of its
-// correlator, so client-go never patches it.
-func (s *fatalSink) Patch(*corev1.Event, []byte) (*corev1.Event, error) {
-	return nil, errFatalNotCreated
-}
-
-// Update implements the record.EventSink interface; client-go's recorder does not call it.
-func (s *fatalSink) Update(*corev1.Event) (*corev1.Event, error) {
-	return nil, errFatalNotCreated
 }

@@ -115,7 +115,7 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 	before := readOutcomes()
 
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s: the event exists", got, want)
 	}
@@ -126,7 +126,7 @@ func TestCreateWhoseAnswerWasLostIsCreated(t *testing.T) {
 	}
 
 	p.listener.Error("plugin/errors: ", "upstream down")
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	sent := api.sent()
 	if len(sent) != 3 || sent[0] != sent[1] || sent[2] != strings.Replace(sent[0], "POST", "PATCH", 1) {
 		t.Errorf("requests %q, want a create, its retry, then a patch of the event they made", sent)
@@ -160,7 +160,7 @@ func TestAlreadyExistsIsOursOnlyAfterATryThatMayHaveLanded(t *testing.T) {
 			calls := answerCreates(client, tc.answers...)
 			before := readOutcomes()
 			p.listener.Error("plugin/errors: ", "upstream down")
-			stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+			stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 			if got, want := readOutcomes().since(before), (outcomes{tc.want: 1}); got.String() != want.String() {
 				t.Errorf("AlreadyExists %s (answers %v): outcomes %s, want %s", tc.name, tc.answers, got, want)
 			}
@@ -185,7 +185,7 @@ func TestAlreadyExistsToAPatchIsNotTheLinesEvent(t *testing.T) {
 	before := readOutcomes()
 	for range 2 {
 		p.listener.Error("plugin/errors: ", "upstream down")
-		stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+		stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	}
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 1, dropRejected: 1}); got.String() != want.String() {
 		t.Errorf("the repeat's patch answered %v: outcomes %s, want %s: a patch's AlreadyExists taken as its own earlier try", answers, got, want)

@@ -26,7 +26,7 @@ func formatMessage(prefix, format string, v []any, formatted bool) string {
 	} else {
 		buf = fmt.Append(buf, v...)
 	}
-	msg := string(clip(trimNewlines(buf)))
+	msg := string(clip(validUTF8(trimNewlines(buf))))
 	if cap(buf) <= 4*maxMessageBytes {
 		*bp = buf
 		bufPool.Put(bp)
@@ -41,9 +41,29 @@ func trimNewlines(b []byte) []byte {
 	return b
 }
 
+// validUTF8 returns b with every byte that is not part of a UTF-8 character replaced
+// by U+FFFD, as the API server's JSON encoding would store it, so that clip bounds what
+// is stored: three bytes for each such byte. Only what clip may keep is replaced; b
+// itself if it is UTF-8.
+func validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, min(len(b)+2*utf8.UTFMax, maxMessageBytes+utf8.UTFMax))
+	for len(b) > 0 && len(out) <= maxMessageBytes {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
+}
+
 // clip cuts b to maxMessageBytes, ending it with truncatedMarker. It cuts before a
-// multi-byte character rather than through it, looking back no further than one
-// character can be long: bytes that are not UTF-8 are cut where they fall.
+// multi-byte character rather than through it (b is UTF-8, see validUTF8).
 func clip(b []byte) []byte {
 	if len(b) <= maxMessageBytes {
 		return b

@@ -72,7 +72,7 @@ func TestOutageOfTenMinutesLosesNothing(t *testing.T) {
 	time.Sleep(time.Second) // real time too, so that a stamp at writing would show
 	recovered := time.Now()
 	api.down.Store(false)
-	stepUntilDone(t, clk, 5*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 5*time.Second, func() bool { return p.backlog.pending() == 0 })
 
 	if got, want := readOutcomes().since(before), (outcomes{outcomeCreated: 5, outcomeMerged: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
@@ -104,7 +104,7 @@ func TestOutageOfTwentyMinutesDropsAndCounts(t *testing.T) {
 	for i := range 3 {
 		p.listener.Errorf("plugin/errors: ", "line %d", i)
 	}
-	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, 30*time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 3}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}
@@ -124,7 +124,7 @@ func TestBacklogBoundHoldsUnderAFlood(t *testing.T) {
 	for round := range rounds {
 		for i := range 1000 {
 			p.listener.Errorf("plugin/errors: ", "round %d line %d", round, i)
-			if n := p.backlog.inflight.Load(); n > bound {
+			if n := p.backlog.pending(); n > bound {
 				t.Fatalf("backlog %d, above its bound %d", n, bound)
 			}
 		}
@@ -171,7 +171,7 @@ func TestNoTryAfterALinesMaxAge(t *testing.T) {
 	before := readOutcomes()
 	p.listener.Error("plugin/errors: ", "upstream down")
 	// Steps of 1 s: every wait (whole seconds) ends exactly when it was meant to.
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 	if got, want := readOutcomes().since(before), (outcomes{dropRetriesExhausted: 1}); got.String() != want.String() {
 		t.Errorf("outcomes %s, want %s", got, want)
 	}

@@ -79,8 +79,7 @@ func newPipeline(opts options) *pipeline {
 	p.listener = &listener{backlog: p.backlog, fatal: &fatalWriter{
 		ctx:      ctx,
 		timeout:  opts.fatalTimeout,
-		clock:    opts.clock,
-		client:   p.client,
+		retrier:  p.retrier,
 		ref:      p.ref,
 		nodeName: opts.identity.nodeName,
 		log:      opts.log,

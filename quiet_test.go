@@ -35,7 +35,7 @@ func TestRetryAfterBeyondALinesTimeQuietsTheLinesBehind(t *testing.T) {
 	for i := range 20 {
 		p.listener.Errorf("plugin/errors: ", "upstream %d down", i)
 	}
-	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.inflight.Load() == 0 })
+	stepUntilDone(t, clk, time.Second, func() bool { return p.backlog.pending() == 0 })
 
 	if got := srv.requests(); got != 1 {
 		t.Errorf("the API server saw %d requests within the hour it asked for without any, want 1", got)

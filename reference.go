@@ -128,7 +128,7 @@ func (r *podReference) lookup(ctx context.Context) {
 	defer tried.Do(func() { close(r.firstLookup) })
 	id := r.id
 	if !id.hasPod() {
-		r.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
+		r.log.printf(kindIdentity, "%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
 		return
 	}
@@ -157,7 +157,7 @@ func (r *podReference) lookup(ctx context.Context) {
 			return
 		}
 		wait = r.retry.next(wait)
-		r.log.printf("pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
+		r.log.printf(kindLookup, "pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
 			"(set %s from the Downward API to avoid the lookup): %v", id.namespace, id.podName, wait, envPodUID, err)
 		select {
 		case <-r.clock.After(wait):

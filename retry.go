@@ -49,13 +49,26 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 
 // write makes one Events API call for e, retrying the failures worth it (see failures)
 // with capped exponential backoff, or the server's Retry-After if longer, each wait
-// lengthened by jitter. No try, the first included, starts more than maxAge after the
-// line was logged (e's last timestamp, see stamped); each try is bounded by apiTimeout.
-// No try is sent while the API server's latest Retry-After, for whichever line, runs,
-// up to maxAge (see quietPeriod). It returns the Event stored, or why it gave up.
+// lengthened by jitter, but never past the deadline: jitter never takes a try away. No try,
+// the first included, starts more than maxAge after the line was logged (e's last
+// timestamp, see stamped); each try is bounded by apiTimeout. No try is sent while the
+// API server's latest Retry-After, for whichever line, runs, up to maxAge (see
+// quietPeriod). It returns the Event stored, or why it gave up.
 func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResult {
+	return r.writeWithin(writeLimits{ctx: r.ctx, deadline: e.LastTimestamp.Add(r.maxAge), lookup: r.ctx}, verb, e, call)
+}
+
+// writeLimits bound one write.
+type writeLimits struct {
+	ctx      context.Context // ends the write, as at shutdown: the pipeline's, or a fatal line's own
+	deadline time.Time       // no try starts after it
+	lookup   context.Context // ends the wait for the Pod UID lookup's first try
+}
+
+// writeWithin is write within lim.
+func (r *retrier) writeWithin(lim writeLimits, verb string, e *corev1.Event, call eventCall) writeResult {
 	clk := r.clock
-	deadline := e.LastTimestamp.Add(r.maxAge)
+	deadline := lim.deadline
 	var backoff time.Duration // the latest wait before jitter
 	var seen failures
 	var lastErr error // the latest try's failure
@@ -64,21 +77,21 @@ func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResul
 			if !until.Before(deadline) { // no time left to send it once the quiet ends
 				return dropped(dropRetriesExhausted, quietError{until})
 			}
-			if !r.sleep(until.Sub(clk.Now())) {
-				return dropped(dropShutdown, r.ctx.Err())
+			if !r.sleep(lim.ctx, until.Sub(clk.Now())) {
+				return dropped(dropShutdown, lim.ctx.Err())
 			}
 		}
-		client, err := r.client.wait(r.ctx, r.clock, deadline)
+		client, err := r.client.wait(lim.ctx, r.clock, deadline)
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
-			r.ref.waitFirstLookup(r.ctx)
+			r.ref.waitFirstLookup(lim.lookup)
 			if now := clk.Now(); now.After(deadline) {
 				// Its turn came late: the lines before it took their time, or a wait overran.
-				return dropped(dropRetriesExhausted, lateError{age: now.Sub(deadline) + r.maxAge, last: lastErr})
+				return dropped(dropRetriesExhausted, lateError{age: now.Sub(e.LastTimestamp.Time), last: lastErr})
 			}
 			sent := complete(e, r.ref.load())
-			ctx, cancel := context.WithTimeout(r.ctx, r.apiTimeout)
+			ctx, cancel := context.WithTimeout(lim.ctx, r.apiTimeout)
 			var out *corev1.Event
 			out, err = call(ctx, eventsAPI(client), sent)
 			cancel()
@@ -95,7 +108,7 @@ func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResul
 				return dropped(dropRejected, err)
 			}
 		}
-		if r.ctx.Err() != nil {
+		if lim.ctx.Err() != nil {
 			return dropped(dropShutdown, err)
 		}
 		backoff = r.backoff.next(backoff)
@@ -104,12 +117,15 @@ func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResul
 			r.quiet.extend(clk.Now().Add(min(asked, r.maxAge)))
 			backoff = max(backoff, asked)
 		}
-		wait := r.backoff.jittered(backoff)
-		if clk.Now().Add(wait).After(deadline) {
-			return dropped(dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, wait))
+		// Whether there is a next try is the server's and the schedule's call (backoff,
+		// before jitter); jitter only spreads it, up to the deadline.
+		left := deadline.Sub(clk.Now())
+		if backoff > left {
+			return dropped(dropRetriesExhausted, fmt.Errorf("%w (the next try, in %s, would be too late)", err, backoff))
 		}
-		r.log.printf("event delivery: could not write an event, retrying in %s: %v", wait, err)
-		if !r.sleep(wait) {
+		wait := min(r.backoff.jittered(backoff), left)
+		r.log.printf(kindDelivery, "event delivery: could not write an event, retrying in %s: %v", wait, err)
+		if !r.sleep(lim.ctx, wait) {
 			return dropped(dropShutdown, err)
 		}
 		lastErr = err
@@ -131,12 +147,12 @@ func (e lateError) Error() string {
 
 func (e lateError) Unwrap() error { return e.last }
 
-// sleep waits d, and reports false if the pipeline stopped first.
-func (r *retrier) sleep(d time.Duration) bool {
+// sleep waits d, and reports false if ctx ended first.
+func (r *retrier) sleep(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-r.clock.After(d):
 		return true
-	case <-r.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -2,7 +2,6 @@ package k8s_event
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,18 +16,30 @@ import (
 // functions, never through a plugin logger, so nothing reaches a log listener: a message
 // printed while CoreDNS's listener lock is held (a fatal line) cannot deadlock, and no
 // delivery message can come back as an event. It prints at most one message of each
-// kind (the format's text before its first ": ", such as "event delivery") per
-// interval, with a count of those held back, so an unreachable API server costs one line
-// a minute, a throttling notice does not hide a delivery failure, and a retry notice
-// does not hide a drop.
+// kind (see messageKind, which the caller names) per interval, with a count of those
+// held back, so an unreachable API server costs one line a minute, a throttling notice
+// does not hide a delivery failure, and a retry notice does not hide a drop.
 type selfLog struct {
 	interval time.Duration
 	now      func() time.Time
 	print    func(msg string)
 
 	mu    sync.Mutex
-	kinds map[string]*kindLog
+	kinds [messageKinds]kindLog
 }
+
+// messageKind is a kind of the plugin's own messages: at most one of each is printed per
+// interval.
+type messageKind int
+
+const (
+	kindDelivery messageKind = iota // event writes that failed, and their retries
+	kindDropped                     // lines dropped: never held back by news of lines still on their way
+	kindClient                      // client-go's notices: API warnings, client-side throttling
+	kindIdentity                    // the Pod's identity missing from the environment
+	kindLookup                      // the Pod UID lookup failing
+	messageKinds                    // how many kinds there are
+)
 
 type kindLog struct {
 	last       time.Time
@@ -40,21 +51,14 @@ func newSelfLog(interval time.Duration) *selfLog {
 		interval: interval,
 		now:      time.Now,
 		print:    func(msg string) { clog.Warning(selfPrefix + msg) },
-		kinds:    map[string]*kindLog{},
 	}
 }
 
-// printf prints a message unless one of its kind was printed less than an interval ago.
-// The kind is read from the format, so there are as many as call sites, whatever the
-// arguments, and a message held back is never formatted.
-func (l *selfLog) printf(format string, v ...any) {
-	kind, _, _ := strings.Cut(format, ": ")
+// printf prints a message of kind unless one of that kind was printed less than an
+// interval ago. A message held back is never formatted.
+func (l *selfLog) printf(kind messageKind, format string, v ...any) {
 	l.mu.Lock()
-	k := l.kinds[kind]
-	if k == nil {
-		k = &kindLog{}
-		l.kinds[kind] = k
-	}
+	k := &l.kinds[kind]
 	now := l.now()
 	if !k.last.IsZero() && now.Sub(k.last) < l.interval {
 		k.suppressed++
@@ -96,7 +100,7 @@ func (s selfLogSink) WithValues(...any) logr.LogSink { return s }
 func (s selfLogSink) WithName(string) logr.LogSink   { return s }
 func (s selfLogSink) Info(level int, msg string, _ ...any) {
 	if level == 0 {
-		s.l.printf("kubernetes client: %s", msg)
+		s.l.printf(kindClient, "kubernetes client: %s", msg)
 	}
 }
 func (s selfLogSink) Error(err error, msg string, _ ...any) {
@@ -104,10 +108,10 @@ func (s selfLogSink) Error(err error, msg string, _ ...any) {
 		return
 	}
 	if err != nil {
-		s.l.printf("event delivery: %s: %v", msg, err)
+		s.l.printf(kindDelivery, "event delivery: %s: %v", msg, err)
 		return
 	}
-	s.l.printf("event delivery: %s", msg)
+	s.l.printf(kindDelivery, "event delivery: %s", msg)
 }
 
 // sinkVerdict reports whether err is one the sink returns to client-go's recorder, which

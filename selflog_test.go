@@ -64,17 +64,21 @@ func TestSelfLogHoldsBackRepeats(t *testing.T) {
 	}
 }
 
-// The kind of a message is its format's, whatever its arguments: messages that differ
-// before their first ": " are still held back.
-func TestSelfLogKindIsTheFormats(t *testing.T) {
+// A message's kind is the one its caller names, whatever its format and arguments:
+// messages of one kind are held back together, and a message of another kind is
+// printed though its text begins as theirs.
+func TestSelfLogKindIsTheCallers(t *testing.T) {
 	var out printed
 	l := newSelfLog(time.Minute)
 	l.print = out.print
 	for i := range 100 {
-		l.printf("%s or %s is not set: reporting on namespace %q", fmt.Sprint("A", i), "B", "default")
+		l.printf(kindIdentity, "%s or %s is not set: reporting on namespace %q", fmt.Sprint("A", i), "B", "default")
+		l.printf(kindIdentity, "another text: %d", i)
 	}
-	if got := out.all(); len(got) != 1 {
-		t.Errorf("printed %d lines for 100 messages of one format within a minute, want 1: %q", len(got), got)
+	l.printf(kindDropped, "%s or %s is not set: reporting on namespace %q", "A", "B", "default")
+	want := []string{`A0 or B is not set: reporting on namespace "default"`, `A or B is not set: reporting on namespace "default"`}
+	if got := out.all(); !slices.Equal(got, want) {
+		t.Errorf("printed %q for 200 messages of one kind then one of another within a minute, want %q", got, want)
 	}
 }
 

@@ -37,17 +37,22 @@ func (s *eventSink) correlate(e *corev1.Event) (string, string) {
 }
 
 // stamped returns e, and data, the patch of e, with the time its line was logged as
-// the last timestamp, and as the first if e is a new event; on copies, if they differ.
-func (s *eventSink) stamped(e *corev1.Event, data []byte) (*corev1.Event, []byte) {
+// the last timestamp, and as the first if e is to be created; on copies, if they differ.
+// An event is created with Count above 1 when client-go patched its Event and found it
+// deleted: it then carries the first timestamp client-go's cache noted, for a combined
+// event its own clock's reading when it combined the lines, which may be minutes after
+// they were logged. The Event created again starts at its line, like any other.
+func (s *eventSink) stamped(e *corev1.Event, data []byte, create bool) (*corev1.Event, []byte) {
 	logged := metav1.NewTime(time.Unix(0, s.logged.Load()))
-	if e.LastTimestamp.Equal(&logged) {
+	first := e.FirstTimestamp
+	if create || e.Count <= 1 {
+		first = logged
+	}
+	if e.LastTimestamp.Equal(&logged) && e.FirstTimestamp.Equal(&first) {
 		return e, data
 	}
 	c := *e
-	c.LastTimestamp = logged
-	if c.Count <= 1 {
-		c.FirstTimestamp = logged
-	}
+	c.LastTimestamp, c.FirstTimestamp = logged, first
 	return &c, stampedPatch(data, logged)
 }
 
@@ -72,7 +77,7 @@ func stampedPatch(data []byte, logged metav1.Time) []byte {
 
 // Create implements the record.EventSink interface.
 func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
-	e, _ = s.stamped(e, nil)
+	e, _ = s.stamped(e, nil, true)
 	res := s.retrier.write("create", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.CreateWithEventNamespaceWithContext(ctx, e)
 	})
@@ -82,7 +87,7 @@ func (s *eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 
 // Patch implements the record.EventSink interface.
 func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
-	e, data = s.stamped(e, data)
+	e, data = s.stamped(e, data, false)
 	res := s.retrier.write("patch", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.PatchWithEventNamespaceWithContext(ctx, e, data)
 	})
@@ -96,7 +101,7 @@ func (s *eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
 // Update implements the record.EventSink interface. client-go's recorder does not call
 // it; it is there for the interface, and counted as a merge like Patch.
 func (s *eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
-	e, _ = s.stamped(e, nil)
+	e, _ = s.stamped(e, nil, false)
 	res := s.retrier.write("update", e, func(ctx context.Context, api eventWriter, e *corev1.Event) (*corev1.Event, error) {
 		return api.UpdateWithEventNamespaceWithContext(ctx, e)
 	})
@@ -116,8 +121,8 @@ func (s *eventSink) resolve(outcome string, res writeResult) {
 func (s *eventSink) printDrop(res writeResult) {
 	switch res.drop {
 	case dropRejected:
-		s.retrier.log.printf("event dropped: the API refused it: %v", res.err)
+		s.retrier.log.printf(kindDropped, "event dropped: the API refused it: %v", res.err)
 	case dropRetriesExhausted:
-		s.retrier.log.printf("event dropped: not written within %s of being logged: %v", s.retrier.maxAge, res.err)
+		s.retrier.log.printf(kindDropped, "event dropped: not written within %s of being logged: %v", s.retrier.maxAge, res.err)
 	}
 }
