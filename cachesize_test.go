@@ -118,7 +118,7 @@ func TestReloadChangingCacheSizeKeepsItUntilRestart(t *testing.T) {
 		errorsLog.Error(msg)
 	}
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	if len(evs) != 3 {
 		t.Errorf("%d events, want 3: the correlator keeps room for 1 until CoreDNS restarts; %s", len(evs), describe(evs))
 	}

@@ -106,13 +106,14 @@ func input(contents string) caddy.Input {
 	return caddy.CaddyfileInput{Contents: []byte(contents), Filepath: "Corefile", ServerTypeName: "dns"}
 }
 
-// startCoreDNS starts a CoreDNS instance in-process and stops it at the end of the test.
+// startCoreDNS starts a CoreDNS instance in-process and waits until it serves.
 func startCoreDNS(t testing.TB, contents string) *caddy.Instance {
 	t.Helper()
 	inst, err := caddy.Start(input(contents))
 	if err != nil {
 		t.Fatalf("starting CoreDNS: %v", err)
 	}
+	serving(t, inst)
 	return inst
 }
 
@@ -123,6 +124,7 @@ func stopCoreDNS(t testing.TB, inst *caddy.Instance) {
 		t.Errorf("shutdown callbacks: %v", errs)
 	}
 	defer watchdog(t, "stopping an instance")()
+	defer wake(inst)()
 	if err := inst.Stop(); err != nil {
 		t.Errorf("stopping CoreDNS: %v", err)
 	}
@@ -190,15 +192,29 @@ func reload(t testing.TB, inst *caddy.Instance, contents string) *caddy.Instance
 	return next
 }
 
-// tryReload is reload for a configuration that may fail, under a watchdog.
+// tryReload is reload for a configuration that may fail, under a watchdog. It returns
+// once the instance that serves in the end (the new one, or inst if the reload failed
+// before the new one could serve) does.
 func tryReload(t testing.TB, inst *caddy.Instance, contents string) (*caddy.Instance, error) {
+	t.Helper()
+	next, err := restart(t, inst, contents)
+	if err == nil {
+		serving(t, next)
+	}
+	return next, err
+}
+
+// restart is inst.Restart under a watchdog, the servers of inst woken meanwhile (wake).
+func restart(t testing.TB, inst *caddy.Instance, contents string) (*caddy.Instance, error) {
 	defer watchdog(t, "a reload")()
+	defer wake(inst)()
 	return inst.Restart(input(contents))
 }
 
 // stopInstance stops inst's servers, under a watchdog.
 func stopInstance(t testing.TB, inst *caddy.Instance) {
 	defer watchdog(t, "stopping an instance")()
+	defer wake(inst)()
 	inst.Stop()
 }
 

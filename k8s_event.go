@@ -24,9 +24,11 @@ type instance struct {
 
 	first    bool // started with the process (firstStartup ran)
 	mu       sync.Mutex
-	settings *config // cfg in effect form, made by start
-	stopped  bool    // shutdown ran on a reload
-	reload   bool    // holds reloads, from restart to the reload's end
+	settings *config         // cfg in effect form, made by start
+	stopped  bool            // shutdown ran on a reload: the new instance serves
+	caddy    *caddy.Instance // the caddy instance, once caddy says it started
+
+	shutdownFirst sync.Once // see restart
 }
 
 type instanceKey struct{}
@@ -100,10 +102,12 @@ func (in *instance) start() error {
 	return nil
 }
 
-// started puts the settings of in in effect: caddy says in serves.
-func (in *instance) started() {
+// started puts the settings of in in effect: caddy says ci, the caddy instance of in,
+// serves.
+func (in *instance) started(ci *caddy.Instance) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.caddy = ci
 	if in.settings == nil || exiting.Load() {
 		return
 	}
@@ -113,12 +117,12 @@ func (in *instance) started() {
 
 // shutdown runs when the instance stops: on a reload, once the new one started, whose
 // settings then take effect; if it has no k8s_event, reporting stops here. When the
-// process exits, the settings stay until the final shutdown (see exiting).
+// process exits, the settings stay until the final shutdown (see exiting). It runs once
+// in a reload (see restart).
 func (in *instance) shutdown() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	defer in.endReload()
-	if in.settings == nil || exiting.Load() {
+	if in.settings == nil || in.stopped || exiting.Load() {
 		return nil
 	}
 	in.stopped = true
@@ -130,62 +134,39 @@ func (in *instance) shutdown() error {
 	return nil
 }
 
-// reloads orders the reloads of configurations with k8s_event, each from the running
-// instance's restart to its shutdown or restartFailed: the reload plugin and SIGUSR1 can
-// reload at once, and restartFailed reads caddy's instance list, which caddy changes
-// under a lock of its own during a reload.
-var reloads sync.Mutex
-
-// restart runs on the running instance when a reload begins.
+// restart runs on the running instance when a reload begins. It makes shutdown the
+// instance's first shutdown callback, so that it runs as soon as caddy has stopped the
+// instance's servers: caddy stops running them at the first that fails, and then calls
+// restartFailed although the new instance serves. So restartFailed knows which one
+// serves from stopped alone, without caddy's instance list. Only an instance caddy
+// announced (started) is known; caddy runs these callbacks on the goroutine that
+// reloads, before it reads the shutdown callbacks, and shutdownFirst orders two
+// reloads of one instance at once.
 func (in *instance) restart() error {
-	reloads.Lock()
 	in.mu.Lock()
-	in.reload = true
+	ci := in.caddy
 	in.mu.Unlock()
+	if ci != nil {
+		in.shutdownFirst.Do(func() {
+			ci.OnShutdown = append([]func() error{in.shutdown}, ci.OnShutdown...)
+		})
+	}
 	return nil
 }
 
-// endReload ends the reload restart began, if it did; in.mu is held.
-func (in *instance) endReload() {
-	if in.reload {
-		in.reload = false
-		reloads.Unlock()
-	}
-}
-
-// restartFailed runs on the running instance when a reload fails. If it still serves
-// (the reload failed before the new instance could serve), the new settings, which wait
-// for it to start, never take effect. If it does not (the reload failed in one of its
-// shutdown callbacks, after caddy stopped it), it ends as its own shutdown would have:
-// the new instance's settings take effect, and if the new configuration has no k8s_event,
-// reporting stops.
+// restartFailed runs on the running instance when a reload fails. If it was not
+// stopped, it still serves (the reload failed before the new instance could serve): the
+// new settings, which wait for the new instance to start, never take effect. If it was
+// (the reload failed in a shutdown callback, after caddy stopped it), its shutdown has
+// put the new instance's settings in effect already, or stopped the reporting if the
+// new configuration has no k8s_event.
 func (in *instance) restartFailed() error {
 	in.mu.Lock()
-	stopped := in.stopped
-	in.mu.Unlock()
-	if !stopped && !in.serving() {
-		return in.shutdown()
+	defer in.mu.Unlock()
+	if !in.stopped {
+		in.p.next.Store(nil)
 	}
-	in.p.next.Store(nil)
-	in.mu.Lock()
-	in.endReload()
-	in.mu.Unlock()
 	return nil
-}
-
-// serving reports whether the caddy instance of in serves: caddy takes an instance out
-// of its list when it stops it, which a reload does once the new instance serves, and
-// takes a new instance out when it fails to start. It runs within a reload (see reloads).
-func (in *instance) serving() bool {
-	for _, ci := range caddy.Instances() {
-		ci.StorageMu.RLock()
-		mine := ci.Storage[instanceKey{}] == in
-		ci.StorageMu.RUnlock()
-		if mine {
-			return true
-		}
-	}
-	return false
 }
 
 // finalShutdown stops the process's pipeline: lines on their way get a bounded time to
@@ -233,7 +214,7 @@ func onEvent(ev caddy.EventName, info any) error {
 		in, _ := ci.Storage[instanceKey{}].(*instance)
 		ci.StorageMu.RUnlock()
 		if in != nil {
-			in.started()
+			in.started(ci)
 		}
 	}
 	return nil

@@ -262,7 +262,7 @@ func TestSinkErrorsNeverBecomeEvents(t *testing.T) {
 	if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
 		t.Fatalf("shutdown: %v", errs)
 	}
-	inst.Stop()
+	stopInstance(t, inst)
 	if got := creates.Load(); got != 2 {
 		t.Errorf("%d create calls, want 2: one per line and none for the failures", got)
 	}
@@ -312,7 +312,7 @@ func TestMetricsCountEveryLine(t *testing.T) {
 	}
 	reloadLog.Info("not selected, not counted")
 	stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 
 	for _, c := range []struct {
 		name      string

@@ -2,7 +2,9 @@ package k8s_event
 
 import (
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -41,7 +43,7 @@ func TestLineLoggedDuringTheLameDuckIsReported(t *testing.T) {
 	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM")
 	t.Cleanup(func() { exiting.Store(false) })
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
 		t.Errorf("the line of the lame duck: %s", describe(evs))
 	}
@@ -60,7 +62,7 @@ func TestLameDuckOfAPluginAfterK8sEventIsNotReported(t *testing.T) {
 	t.Cleanup(func() { exiting.Store(false) })
 	before := lameDuckRuns.Load()
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	if lameDuckRuns.Load() == before {
 		t.Fatal("the lame duck plugin's final shutdown did not run: the test shows nothing")
 	}
@@ -69,23 +71,37 @@ func TestLameDuckOfAPluginAfterK8sEventIsNotReported(t *testing.T) {
 	}
 }
 
-// shutdownSignal is a test plugin whose OnShutdown tells the test that a reload's old
-// instance shut down: caddy's reload has done all but its startup event.
-var shutdownSignal = make(chan struct{}, 1)
+// startedInstances, while a test sets it, receives each instance caddy says started
+// (caddy.InstanceStartupEvent): a SIGUSR1 reload's new one, once the reload has done all
+// but print its last line. Each test sets a channel of its own, so that nothing a
+// previous test or run left behind is taken for its reload.
+var startedInstances atomic.Pointer[chan *caddy.Instance]
+
+// startupSignalMu makes the look-up and registration of the startupsignal hook one step.
+var startupSignalMu sync.Mutex
 
 // sigusr1Corefile is what the test Caddyfile loader gives caddy's SIGUSR1 reload; empty
 // for no Caddyfile.
 var sigusr1Corefile atomic.Value
 
 func init() {
-	plugin.Register("shutdownsignal", func(c *caddy.Controller) error {
-		c.OnShutdown(func() error {
-			select {
-			case shutdownSignal <- struct{}{}:
-			default:
-			}
-			return nil
-		})
+	// startupsignal registers the hook that feeds startedInstances in every setup, as
+	// k8s_event does its own: caddy's SIGUSR1 reload removes every hook first.
+	plugin.Register("startupsignal", func(*caddy.Controller) error {
+		startupSignalMu.Lock()
+		defer startupSignalMu.Unlock()
+		if !slices.Contains(caddy.ListPlugins()["event_hooks"], "startupsignal") {
+			caddy.RegisterEventHook("startupsignal", func(ev caddy.EventName, info any) error {
+				ci, ok := info.(*caddy.Instance)
+				if ch := startedInstances.Load(); ev == caddy.InstanceStartupEvent && ok && ch != nil {
+					select {
+					case *ch <- ci:
+					default:
+					}
+				}
+				return nil
+			})
+		}
 		return nil
 	})
 	caddy.RegisterCaddyfileLoader("k8s_event_test", caddy.LoaderFunc(func(string) (caddy.Input, error) {
@@ -103,9 +119,9 @@ func init() {
 // hook before it starts the new configuration: the line logged during the lame duck of
 // the SIGTERM after it is still reported.
 func TestLineLoggedDuringTheLameDuckAfterSIGUSR1IsReported(t *testing.T) {
-	withDirectives(t, "lameduck", "kubeapi", pluginName, "shutdownsignal")
+	withDirectives(t, "lameduck", "kubeapi", pluginName, "startupsignal")
 	client := fakeAPI(t, true)
-	contents := strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck\n  shutdownsignal", 1)
+	contents := strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck\n  startupsignal", 1)
 	sigusr1Corefile.Store(contents)
 	t.Cleanup(func() { sigusr1Corefile.Store("") })
 	loaded, err := caddy.LoadCaddyfile("dns") // the loader SIGUSR1 reloads with
@@ -116,8 +132,9 @@ func TestLineLoggedDuringTheLameDuckAfterSIGUSR1IsReported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("starting CoreDNS: %v", err)
 	}
+	serving(t, inst)
 	if n := len(caddy.Instances()); n != 1 {
-		inst.Stop()
+		stopInstance(t, inst)
 		t.Fatalf("%d caddy instances, want this test's only: SIGUSR1 reloads the first", n)
 	}
 	// caddy sets an instance's Caddyfile outside its instance lock, and its SIGUSR1
@@ -125,25 +142,25 @@ func TestLineLoggedDuringTheLameDuckAfterSIGUSR1IsReported(t *testing.T) {
 	// that is in no list) orders the two for the race detector, as time does in CoreDNS.
 	(&caddy.Instance{}).Stop()
 	sigusr1Corefile.Store(contents + "# reloaded\n")
+	started := make(chan *caddy.Instance, 1)
+	startedInstances.Store(&started)
+	t.Cleanup(func() { startedInstances.Store(nil) })
 	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
+	var reloaded *caddy.Instance
 	select {
-	case <-shutdownSignal:
+	case reloaded = <-started:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no SIGUSR1 reload within 10 s")
 	}
-	time.Sleep(100 * time.Millisecond) // what caddy's reload does after the old instance's shutdown
-	reloaded := caddy.Instances()[0]
-	if reloaded == inst {
-		t.Fatal("the SIGUSR1 reload left the first instance running")
-	}
+	serving(t, reloaded)
 
 	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM") // as caddy's SIGTERM handler does
 	t.Cleanup(func() { exiting.Store(false) })
 	sawShutdown := exiting.Load()
 	evs := stopAndList(t, reloaded, client)
-	reloaded.Stop()
+	stopInstance(t, reloaded)
 	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
 		t.Errorf("after a SIGUSR1 reload, the line logged during the lame duck was not reported (exiting set by ShutdownEvent: %v): %s", sawShutdown, describe(evs))
 	}
@@ -159,7 +176,7 @@ func TestLineLoggedDuringTheLameDuckAfterAReloadIsReported(t *testing.T) {
 	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM")
 	t.Cleanup(func() { exiting.Store(false) })
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
 		t.Errorf("after a reload, the line of the lame duck: %s", describe(evs))
 	}

@@ -176,17 +176,35 @@ func TestSettingsSwapUnderConcurrentLogging(t *testing.T) {
 	linesBefore, before := lines(), readOutcomes()
 	inst := startCoreDNS(t, corefile(stanzas[0]))
 	var stop atomic.Bool
+	var logged atomic.Int64 // rounds of one error and one warning line, all goroutines together
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
 				errorsLog.Errorf("goroutine %d line %d", g, i%50)
 				kubeLog.Warningf("goroutine %d warning %d", g, i%50)
+				logged.Add(1)
 			}
-		})
+		}()
 	}
+	// Each reload swaps the settings while the goroutines log: it waits for lines logged
+	// since the one before. A loaded machine may otherwise run all 20 before any line.
+	logging := func() {
+		t.Helper()
+		want := logged.Load() + 8
+		for deadline := time.Now().Add(hangAfter); logged.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				stop.Store(true)
+				t.Fatalf("the logging goroutines logged %d rounds in %v, want 8", logged.Load()-want+8, hangAfter)
+			}
+		}
+	}
+	logging()
 	for i := range 20 {
 		inst = reload(t, inst, corefile(stanzas[(i+1)%2]))
+		logging()
 	}
 	stop.Store(true)
 	wg.Wait()

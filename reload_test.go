@@ -288,7 +288,7 @@ func TestFailedReloadAddingThePluginAfterStartReportsNothing(t *testing.T) {
 	lines := testutil.ToFloat64(linesCount.WithLabelValues("error"))
 
 	bad := corefile("k8s_event {\n rate 1 256 64\n }") + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
-	if _, err := inst.Restart(input(bad)); err == nil {
+	if _, err := restart(t, inst, bad); err == nil {
 		t.Fatal("expected the reload to fail on the taken port")
 	}
 	if len(*clients) != 1 {
@@ -325,21 +325,58 @@ func TestFailedReloadBesideAnotherReload(t *testing.T) {
 	for i := range 10 {
 		reloaded := make(chan *caddy.Instance)
 		go func() {
-			next, err := inst.Restart(input(good + fmt.Sprintf("# %d\n", i)))
+			next, err := restart(t, inst, good+fmt.Sprintf("# %d\n", i))
 			if err != nil {
 				t.Errorf("reload %d beside the failing one: %v", i, err)
 			}
 			reloaded <- next
 		}()
-		if _, err := inst.Restart(input(bad)); err == nil {
+		if _, err := restart(t, inst, bad); err == nil {
 			t.Fatal("expected the reload to fail on the taken port")
 		}
 		inst = <-reloaded
+		serving(t, inst)
 	}
 	errorsLog.Error("after the reloads")
 	evs := stopAndList(t, inst, client)
-	inst.Stop()
+	stopInstance(t, inst)
 	if n, _ := countMessage(evs, "plugin/errors: after the reloads"); n != 1 {
 		t.Errorf("the serving configuration's line: %s", describe(evs))
+	}
+}
+
+// A reload that fails beside the start of another instance (caddy.Start, which adds to
+// caddy's instance list): the failed reload's callbacks learn whether the running
+// instance still serves without reading that list, which caddy changes under a lock of
+// its own, and the running configuration keeps reporting.
+func TestFailedReloadBesideAStart(t *testing.T) {
+	port := takenPort(t)
+	client := fakeAPI(t, true)
+	good := corefile("k8s_event {\n rate 1 256\n }")
+	bad := good + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
+	inst := startCoreDNS(t, good)
+	for i := range 10 {
+		started := make(chan *caddy.Instance)
+		go func() {
+			other, err := caddy.Start(input(corefile("")))
+			if err != nil {
+				t.Errorf("start %d beside the failing reload: %v", i, err)
+				other = nil
+			}
+			started <- other
+		}()
+		if _, err := restart(t, inst, bad); err == nil {
+			t.Fatal("expected the reload to fail on the taken port")
+		}
+		if other := <-started; other != nil {
+			serving(t, other)
+			stopInstance(t, other)
+		}
+	}
+	errorsLog.Error("after the failed reloads")
+	evs := stopAndList(t, inst, client)
+	stopInstance(t, inst)
+	if n, _ := countMessage(evs, "plugin/errors: after the failed reloads"); n != 1 {
+		t.Errorf("the running configuration's line: %s", describe(evs))
 	}
 }
