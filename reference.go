@@ -2,13 +2,13 @@ package k8s_event
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -70,16 +70,30 @@ func lookupPodUID(ctx context.Context, client kubernetes.Interface, id identity)
 			return p.UID, nil
 		}
 	}
-	return "", fmt.Errorf("pod %s/%s not found", id.namespace, id.podName)
+	// As the API's answer for a missing object: a final failure (see failures), not
+	// one that has the lookup tried again before every write.
+	return "", apierrors.NewNotFound(corev1.Resource("pods"), id.podName)
 }
 
 // podReference is the involved object of every event: the CoreDNS Pod, or the default
 // Namespace when the Pod is unknown. Without COREDNS_POD_UID it completes itself with
 // the Pod's UID once a lookup finds it (see lookup).
 type podReference struct {
-	current     atomic.Pointer[corev1.ObjectReference]
-	done        chan struct{} // closed when current is final
-	firstLookup chan struct{} // closed when the UID lookup was tried once, or is not needed
+	current atomic.Pointer[corev1.ObjectReference]
+	done    chan struct{} // closed when current is final
+
+	mu sync.Mutex
+	// tried is closed when the running lookup try, or the next one, ends.
+	tried chan struct{}
+	// running is set while a try runs.
+	running bool
+	// due is set while the latest try's failure is one a write would retry: no answer
+	// from the API server, or the answer of one that is starting or overloaded. A write
+	// then has the lookup tried before it is sent (see waitLookup). It is set before
+	// the first try.
+	due bool
+	// now asks the lookup, waiting for its backoff, for a try at once.
+	now chan struct{}
 
 	// What the lookup needs.
 	id      identity
@@ -92,14 +106,16 @@ type podReference struct {
 
 func newPodReference(id identity, client *clientSlot, clk clock.Clock, timeout time.Duration, retry backoff, log *selfLog) *podReference {
 	r := &podReference{
-		done:        make(chan struct{}),
-		firstLookup: make(chan struct{}),
-		id:          id,
-		client:      client,
-		clock:       clk,
-		timeout:     timeout,
-		retry:       retry,
-		log:         log,
+		done:    make(chan struct{}),
+		tried:   make(chan struct{}),
+		due:     true,
+		now:     make(chan struct{}, 1),
+		id:      id,
+		client:  client,
+		clock:   clk,
+		timeout: timeout,
+		retry:   retry,
+		log:     log,
 	}
 	r.current.Store(id.reference())
 	return r
@@ -108,61 +124,123 @@ func newPodReference(id identity, client *clientSlot, clk clock.Clock, timeout t
 // load returns the involved object as it is now.
 func (r *podReference) load() *corev1.ObjectReference { return r.current.Load() }
 
-// waitFirstLookup waits until the UID lookup has been tried once (it needs a client, as
-// a write does, and is bounded by the API timeout), so that the first events of a
-// process whose API server is up carry the UID; or until ctx ends.
-func (r *podReference) waitFirstLookup(ctx context.Context) {
+// waitLookup is called before each try of an event write (which has a client, as the
+// lookup needs), so that no event the API server stores lacks the UID that a lookup
+// could have found just before. While the lookup's latest try failed for a reason a
+// write would retry (the API server unreachable, starting or overloaded), it has the
+// lookup tried at once, and waits for that try; it waits too for a try that is running,
+// the first one included. A lookup try is bounded by the API timeout, and ctx may end
+// the wait first. After a final failure (list pods forbidden, the Pod not found) it does
+// not wait: the lookup goes on with its own backoff.
+func (r *podReference) waitLookup(ctx context.Context) {
 	select {
-	case <-r.firstLookup:
+	case <-r.done:
+		return
+	default:
+	}
+	r.mu.Lock()
+	tried, wait := r.tried, r.running || r.due
+	if r.due && !r.running {
+		select {
+		case r.now <- struct{}{}:
+		default: // asked already
+		}
+	}
+	r.mu.Unlock()
+	if !wait {
+		return
+	}
+	select {
+	case <-tried:
+	case <-r.done:
 	case <-ctx.Done():
 	}
 }
 
 // lookup makes the involved object of the events final: without COREDNS_POD_UID it looks
-// the Pod's UID up, retrying with capped exponential backoff until it is found (an API
-// server unreachable at start-up, a Pod not created yet) or ctx ends, so that kubectl
-// describe pod shows the events. Events written before then have no UID.
+// the Pod's UID up, retrying until it is found (an API server unreachable at start-up, a
+// Pod not created yet) or ctx ends, so that kubectl describe pod shows the events. Tries
+// are spaced by a capped exponential backoff with jitter; while the latest failed for a
+// reason a write would retry, the next write has one made at once (see waitLookup).
 func (r *podReference) lookup(ctx context.Context) {
 	defer close(r.done)
-	var tried sync.Once
-	defer tried.Do(func() { close(r.firstLookup) })
 	id := r.id
 	if !id.hasPod() {
 		r.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
+		r.settle(true)
 		return
 	}
 	if id.podUID != "" {
+		r.settle(true)
 		return
 	}
 	var wait time.Duration
+	var seen failures // what the tries met, classified as a write's are
 	for {
-		client, err := r.client.wait(ctx, r.clock, r.clock.Now().Add(time.Hour))
+		r.begin()
+		err := r.try(ctx)
+		if err != nil && !isStatus(err) {
+			seen = failures{} // unreachable again: a starting server's refusals count from here
+		}
+		r.settle(err == nil || !seen.retryable(err))
 		if err == nil {
-			lookupCtx, cancel := context.WithTimeout(ctx, r.timeout)
-			var uid types.UID
-			uid, err = lookupPodUID(lookupCtx, client, id)
-			cancel()
-			if err == nil { // stored before firstLookup closes: the writes waiting on it see the UID
-				ref := *r.current.Load()
-				ref.UID = uid
-				r.current.Store(&ref)
-			}
-			tried.Do(func() { close(r.firstLookup) })
-			if err == nil {
-				return
-			}
+			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		wait = r.retry.next(wait)
-		r.log.printf("pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
-			"(set %s from the Downward API to avoid the lookup): %v", id.namespace, id.podName, wait, envPodUID, err)
+		jittered := r.retry.jittered(wait)
+		r.log.printf("pod UID lookup: could not look up Pod %s/%s, retrying in %s or before the next event write; "+
+			"events until then have no UID (set %s from the Downward API to avoid the lookup): %v",
+			id.namespace, id.podName, jittered, envPodUID, err)
 		select {
-		case <-r.clock.After(wait):
+		case <-r.clock.After(jittered):
+		case <-r.now:
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// begin marks a try as running; a request for one made before it is met by it.
+func (r *podReference) begin() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = true
+	select {
+	case <-r.now:
+	default:
+	}
+}
+
+// settle ends a try: final tells whether its failure, if it failed, is one a write
+// would not retry. The writes waiting for it go on.
+func (r *podReference) settle(final bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = false
+	r.due = !final
+	close(r.tried)
+	r.tried = make(chan struct{})
+}
+
+// try makes one lookup, waiting for a client first, and stores the UID it finds before
+// the writes waiting for it go on.
+func (r *podReference) try(ctx context.Context) error {
+	client, err := r.client.wait(ctx, r.clock, r.clock.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	lookupCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	uid, err := lookupPodUID(lookupCtx, client, r.id)
+	if err != nil {
+		return err
+	}
+	ref := *r.current.Load()
+	ref.UID = uid
+	r.current.Store(&ref)
+	return nil
 }

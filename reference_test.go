@@ -128,17 +128,23 @@ func settle() { time.Sleep(5 * time.Millisecond) }
 // API server comes back right after a failed lookup, when the lookup's own backoff puts
 // its next try a minute away and the write retries come first.
 func TestEventsAfterAnOutageAtStartCarryTheUID(t *testing.T) {
-	p, clk, client := newTestPipeline(t, "k8s_event", func(o *options) {
-		o.identity = testIdentity(false)
-		o.lookupRetry = defaultOptions().lookupRetry
-	})
-	api := logAPI(client, clk)
+	clk := clocktesting.NewFakeClock(time.Now())
+	client := newFake()
+	api := logAPI(client, clk) // down from the start
+	opts := testOptions(client, false)
+	opts.clock = clk
+	opts.lookupRetry = defaultOptions().lookupRetry
+	p := startPipeline(t, opts, client, "k8s_event")
 	p.listener.Error("plugin/errors: ", "logged during the outage")
 
 	// Three minutes of outage: the lookup's backoff is at its cap of a minute, the
 	// write's at 30 s. Then the API server comes back right after a lookup failed.
 	outageEnd := clk.Now().Add(3 * time.Minute)
-	for {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no UID lookup in the outage's last minute of fake time (now %s after it began)",
+				clk.Since(outageEnd.Add(-3*time.Minute)))
+		}
 		before := api.count()
 		clk.Step(time.Second)
 		settle()

@@ -72,7 +72,7 @@ func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResul
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
-			r.ref.waitFirstLookup(r.ctx)
+			r.ref.waitLookup(r.ctx)
 			if now := clk.Now(); now.After(deadline) {
 				// Its turn came late: the lines before it took their time, or a wait overran.
 				return dropped(dropRetriesExhausted, lateError{age: now.Sub(deadline) + r.maxAge, last: lastErr})
