@@ -3,6 +3,7 @@ package k8s_event
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,5 +194,34 @@ func TestEventsAfterAnOutageAtStartCarryTheUID(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("calls after the API server came back:%s", trace)
+	}
+}
+
+// A lookup the API server refuses for good (list pods forbidden: the RBAC rule is
+// missing) is not tried again before each write: it waits for its own backoff, and the
+// events are written without the UID meanwhile.
+func TestLookupRefusedForGoodIsNotTriedPerWrite(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	client := newFake()
+	var lists atomic.Int32
+	client.PrependReactor("list", "pods", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		lists.Add(1)
+		return true, nil, statusError(http.StatusForbidden)
+	})
+	opts := testOptions(client, false)
+	opts.clock = clk // not stepped: the lookup's backoff never ends
+	opts.lookupRetry = defaultOptions().lookupRetry
+	p := startPipeline(t, opts, client, "k8s_event")
+	for i := range 5 {
+		p.listener.Errorf("plugin/errors: ", "line %d", i)
+	}
+	evs := eventuallyEvents(t, client, testNS, "5 events", func(evs []corev1.Event) bool { return len(evs) == 5 })
+	for _, e := range evs {
+		if e.InvolvedObject.UID != "" {
+			t.Errorf("event %q has UID %q, want none: the lookup was refused", e.Message, e.InvolvedObject.UID)
+		}
+	}
+	if n := lists.Load(); n != 1 {
+		t.Errorf("%d UID lookups for 5 event writes, want the first alone", n)
 	}
 }
