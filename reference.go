@@ -81,19 +81,7 @@ func lookupPodUID(ctx context.Context, client kubernetes.Interface, id identity)
 type podReference struct {
 	current atomic.Pointer[corev1.ObjectReference]
 	done    chan struct{} // closed when current is final
-
-	mu sync.Mutex
-	// tried is closed when the running lookup try, or the next one, ends.
-	tried chan struct{}
-	// running is set while a try runs.
-	running bool
-	// due is set while the latest try's failure is one a write would retry: no answer
-	// from the API server, or the answer of one that is starting or overloaded. A write
-	// then has the lookup tried before it is sent (see waitLookup). It is set before
-	// the first try.
-	due bool
-	// now asks the lookup, waiting for its backoff, for a try at once.
-	now chan struct{}
+	turns   lookupTurns   // when the writes have the lookup tried, and wait for it
 
 	// What the lookup needs.
 	id      identity
@@ -107,9 +95,7 @@ type podReference struct {
 func newPodReference(id identity, client *clientSlot, clk clock.Clock, timeout time.Duration, retry backoff, log *selfLog) *podReference {
 	r := &podReference{
 		done:    make(chan struct{}),
-		tried:   make(chan struct{}),
-		due:     true,
-		now:     make(chan struct{}, 1),
+		turns:   newLookupTurns(),
 		id:      id,
 		client:  client,
 		clock:   clk,
@@ -138,20 +124,12 @@ func (r *podReference) waitLookup(ctx context.Context) {
 		return
 	default:
 	}
-	r.mu.Lock()
-	tried, wait := r.tried, r.running || r.due
-	if r.due && !r.running {
-		select {
-		case r.now <- struct{}{}:
-		default: // asked already
-		}
-	}
-	r.mu.Unlock()
-	if !wait {
+	ended := r.turns.ask()
+	if ended == nil {
 		return
 	}
 	select {
-	case <-tried:
+	case <-ended:
 	case <-r.done:
 	case <-ctx.Done():
 	}
@@ -168,22 +146,22 @@ func (r *podReference) lookup(ctx context.Context) {
 	if !id.hasPod() {
 		r.log.printf("%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
-		r.settle(true)
+		r.turns.end(true)
 		return
 	}
 	if id.podUID != "" {
-		r.settle(true)
+		r.turns.end(true)
 		return
 	}
 	var wait time.Duration
 	var seen failures // what the tries met, classified as a write's are
 	for {
-		r.begin()
+		r.turns.begin()
 		err := r.try(ctx)
 		if err != nil && !isStatus(err) {
 			seen = failures{} // unreachable again: a starting server's refusals count from here
 		}
-		r.settle(err == nil || !seen.retryable(err))
+		r.turns.end(err == nil || !seen.retryable(err))
 		if err == nil {
 			return
 		}
@@ -197,33 +175,11 @@ func (r *podReference) lookup(ctx context.Context) {
 			id.namespace, id.podName, jittered, envPodUID, err)
 		select {
 		case <-r.clock.After(jittered):
-		case <-r.now:
+		case <-r.turns.now:
 		case <-ctx.Done():
 			return
 		}
 	}
-}
-
-// begin marks a try as running; a request for one made before it is met by it.
-func (r *podReference) begin() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.running = true
-	select {
-	case <-r.now:
-	default:
-	}
-}
-
-// settle ends a try: final tells whether its failure, if it failed, is one a write
-// would not retry. The writes waiting for it go on.
-func (r *podReference) settle(final bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.running = false
-	r.due = !final
-	close(r.tried)
-	r.tried = make(chan struct{})
 }
 
 // try makes one lookup, waiting for a client first, and stores the UID it finds before
@@ -243,4 +199,59 @@ func (r *podReference) try(ctx context.Context) error {
 	ref.UID = uid
 	r.current.Store(&ref)
 	return nil
+}
+
+// lookupTurns tells the writes whether to have the UID lookup tried before they are sent,
+// and which try to wait for (see podReference.waitLookup).
+type lookupTurns struct {
+	mu      sync.Mutex
+	ended   chan struct{} // closed when the running try, or the next one, ends
+	running bool          // a try runs
+	// due: the latest try failed for a reason a write would be retried for (no answer,
+	// a 5xx or 429, a starting API server's 401 or 403); set before the first try.
+	due bool
+	now chan struct{} // asks the lookup, waiting for its backoff, for a try at once
+}
+
+func newLookupTurns() lookupTurns {
+	return lookupTurns{ended: make(chan struct{}), due: true, now: make(chan struct{}, 1)}
+}
+
+// ask returns what a write waits for before it is sent: the end of the running try, or
+// of one it asks for at once if the latest was due another; nil if it need not wait.
+func (l *lookupTurns) ask() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.due && !l.running {
+		select {
+		case l.now <- struct{}{}:
+		default: // asked already
+		}
+	}
+	if !l.running && !l.due {
+		return nil
+	}
+	return l.ended
+}
+
+// begin marks a try as running; a request for one made before it is met by it.
+func (l *lookupTurns) begin() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.running = true
+	select {
+	case <-l.now:
+	default:
+	}
+}
+
+// end ends a try: final tells whether its failure, if it failed, is one a write would
+// not retry. The writes waiting for it go on.
+func (l *lookupTurns) end(final bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.running = false
+	l.due = !final
+	close(l.ended)
+	l.ended = make(chan struct{})
 }
