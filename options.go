@@ -24,7 +24,8 @@ type options struct {
 	maxAge time.Duration
 	// retry spaces the tries of an event write the API failed for a transient reason.
 	retry backoff
-	// lookupRetry spaces the tries of the Pod UID lookup.
+	// lookupRetry spaces the tries of the Pod UID lookup, with the write retries' jitter:
+	// replicas that start together during an outage do not look up together.
 	lookupRetry backoff
 	// fatalTimeout bounds the write of a fatal line, which happens before the log call
 	// returns since CoreDNS exits right after.
@@ -43,7 +44,7 @@ func defaultOptions() options {
 		apiTimeout:   10 * time.Second,
 		maxAge:       15 * time.Minute,
 		retry:        backoff{initial: time.Second, max: 30 * time.Second, jitter: 0.5},
-		lookupRetry:  backoff{initial: time.Second, max: time.Minute},
+		lookupRetry:  backoff{initial: time.Second, max: time.Minute, jitter: 0.5},
 		fatalTimeout: 2 * time.Second,
 		flushTimeout: 2 * time.Second,
 		log:          newSelfLog(time.Minute),

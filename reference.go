@@ -2,13 +2,13 @@ package k8s_event
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -70,16 +70,18 @@ func lookupPodUID(ctx context.Context, client kubernetes.Interface, id identity)
 			return p.UID, nil
 		}
 	}
-	return "", fmt.Errorf("pod %s/%s not found", id.namespace, id.podName)
+	// As the API's answer for a missing object: a final failure (see failures), not
+	// one that has the lookup tried again before every write.
+	return "", apierrors.NewNotFound(corev1.Resource("pods"), id.podName)
 }
 
 // podReference is the involved object of every event: the CoreDNS Pod, or the default
 // Namespace when the Pod is unknown. Without COREDNS_POD_UID it completes itself with
 // the Pod's UID once a lookup finds it (see lookup).
 type podReference struct {
-	current     atomic.Pointer[corev1.ObjectReference]
-	done        chan struct{} // closed when current is final
-	firstLookup chan struct{} // closed when the UID lookup was tried once, or is not needed
+	current atomic.Pointer[corev1.ObjectReference]
+	done    chan struct{} // closed when current is final
+	turns   lookupTurns   // when the writes have the lookup tried, and wait for it
 
 	// What the lookup needs.
 	id      identity
@@ -92,14 +94,14 @@ type podReference struct {
 
 func newPodReference(id identity, client *clientSlot, clk clock.Clock, timeout time.Duration, retry backoff, log *selfLog) *podReference {
 	r := &podReference{
-		done:        make(chan struct{}),
-		firstLookup: make(chan struct{}),
-		id:          id,
-		client:      client,
-		clock:       clk,
-		timeout:     timeout,
-		retry:       retry,
-		log:         log,
+		done:    make(chan struct{}),
+		turns:   newLookupTurns(),
+		id:      id,
+		client:  client,
+		clock:   clk,
+		timeout: timeout,
+		retry:   retry,
+		log:     log,
 	}
 	r.current.Store(id.reference())
 	return r
@@ -108,61 +110,148 @@ func newPodReference(id identity, client *clientSlot, clk clock.Clock, timeout t
 // load returns the involved object as it is now.
 func (r *podReference) load() *corev1.ObjectReference { return r.current.Load() }
 
-// waitFirstLookup waits until the UID lookup has been tried once (it needs a client, as
-// a write does, and is bounded by the API timeout), so that the first events of a
-// process whose API server is up carry the UID; or until ctx ends.
-func (r *podReference) waitFirstLookup(ctx context.Context) {
+// waitLookup is called before each try of an event write (which has a client, as the
+// lookup needs), so that no event the API server stores lacks the UID that a lookup
+// could have found just before. While the lookup's latest try failed for a reason a
+// write would retry (the API server unreachable, starting or overloaded), it has the
+// lookup tried at once, and waits for that try; it waits too for a try that is running,
+// the first one included. A lookup try is bounded by the API timeout, and ctx may end
+// the wait first. After a final failure (list pods forbidden, the Pod not found) it does
+// not wait: the lookup goes on with its own backoff.
+func (r *podReference) waitLookup(ctx context.Context) {
 	select {
-	case <-r.firstLookup:
+	case <-r.done:
+		return
+	default:
+	}
+	ended := r.turns.ask()
+	if ended == nil {
+		return
+	}
+	select {
+	case <-ended:
+	case <-r.done:
 	case <-ctx.Done():
 	}
 }
 
 // lookup makes the involved object of the events final: without COREDNS_POD_UID it looks
-// the Pod's UID up, retrying with capped exponential backoff until it is found (an API
-// server unreachable at start-up, a Pod not created yet) or ctx ends, so that kubectl
-// describe pod shows the events. Events written before then have no UID.
+// the Pod's UID up, retrying until it is found (an API server unreachable at start-up, a
+// Pod not created yet) or ctx ends, so that kubectl describe pod shows the events. Tries
+// are spaced by a capped exponential backoff with jitter; while the latest failed for a
+// reason a write would retry, the next write has one made at once (see waitLookup).
 func (r *podReference) lookup(ctx context.Context) {
 	defer close(r.done)
-	var tried sync.Once
-	defer tried.Do(func() { close(r.firstLookup) })
 	id := r.id
 	if !id.hasPod() {
 		r.log.printf(kindIdentity, "%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
+		r.turns.end(true)
 		return
 	}
 	if id.podUID != "" {
+		r.turns.end(true)
 		return
 	}
 	var wait time.Duration
+	var seen failures // what the tries met, classified as a write's are
 	for {
-		client, err := r.client.wait(ctx, r.clock, r.clock.Now().Add(time.Hour))
+		r.turns.begin()
+		err := r.try(ctx)
+		if err != nil && !isStatus(err) {
+			seen = failures{} // unreachable again: a starting server's refusals count from here
+		}
+		r.turns.end(err == nil || !seen.retryable(err))
 		if err == nil {
-			lookupCtx, cancel := context.WithTimeout(ctx, r.timeout)
-			var uid types.UID
-			uid, err = lookupPodUID(lookupCtx, client, id)
-			cancel()
-			if err == nil { // stored before firstLookup closes: the writes waiting on it see the UID
-				ref := *r.current.Load()
-				ref.UID = uid
-				r.current.Store(&ref)
-			}
-			tried.Do(func() { close(r.firstLookup) })
-			if err == nil {
-				return
-			}
+			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		wait = r.retry.next(wait)
-		r.log.printf(kindLookup, "pod UID lookup: could not look up Pod %s/%s, retrying in %s; events until then have no UID "+
-			"(set %s from the Downward API to avoid the lookup): %v", id.namespace, id.podName, wait, envPodUID, err)
+		jittered := r.retry.jittered(wait)
+		r.log.printf(kindLookup, "pod UID lookup: could not look up Pod %s/%s, retrying in %s or before the next event write; "+
+			"events until then have no UID (set %s from the Downward API to avoid the lookup): %v",
+			id.namespace, id.podName, jittered, envPodUID, err)
 		select {
-		case <-r.clock.After(wait):
+		case <-r.clock.After(jittered):
+		case <-r.turns.now:
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// try makes one lookup, waiting for a client first, and stores the UID it finds before
+// the writes waiting for it go on.
+func (r *podReference) try(ctx context.Context) error {
+	client, err := r.client.wait(ctx, r.clock, r.clock.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	lookupCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	uid, err := lookupPodUID(lookupCtx, client, r.id)
+	if err != nil {
+		return err
+	}
+	ref := *r.current.Load()
+	ref.UID = uid
+	r.current.Store(&ref)
+	return nil
+}
+
+// lookupTurns tells the writes whether to have the UID lookup tried before they are sent,
+// and which try to wait for (see podReference.waitLookup).
+type lookupTurns struct {
+	mu      sync.Mutex
+	ended   chan struct{} // closed when the running try, or the next one, ends
+	running bool          // a try runs
+	// due: the latest try failed for a reason a write would be retried for (no answer,
+	// a 5xx or 429, a starting API server's 401 or 403); set before the first try.
+	due bool
+	now chan struct{} // asks the lookup, waiting for its backoff, for a try at once
+}
+
+func newLookupTurns() lookupTurns {
+	return lookupTurns{ended: make(chan struct{}), due: true, now: make(chan struct{}, 1)}
+}
+
+// ask returns what a write waits for before it is sent: the end of the running try, or
+// of one it asks for at once if the latest was due another; nil if it need not wait.
+func (l *lookupTurns) ask() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.due && !l.running {
+		select {
+		case l.now <- struct{}{}:
+		default: // asked already
+		}
+	}
+	if !l.running && !l.due {
+		return nil
+	}
+	return l.ended
+}
+
+// begin marks a try as running; a request for one made before it is met by it.
+func (l *lookupTurns) begin() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.running = true
+	select {
+	case <-l.now:
+	default:
+	}
+}
+
+// end ends a try: final tells whether its failure, if it failed, is one a write would
+// not retry. The writes waiting for it go on.
+func (l *lookupTurns) end(final bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.running = false
+	l.due = !final
+	close(l.ended)
+	l.ended = make(chan struct{})
 }

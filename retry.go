@@ -85,7 +85,7 @@ func (r *retrier) writeWithin(lim writeLimits, verb string, e *corev1.Event, cal
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
 		} else {
-			r.ref.waitFirstLookup(lim.lookup)
+			r.ref.waitLookup(lim.lookup)
 			if now := clk.Now(); now.After(deadline) {
 				// Its turn came late: the lines before it took their time, or a wait overran.
 				return dropped(dropRetriesExhausted, lateError{age: now.Sub(e.LastTimestamp.Time), last: lastErr})
