@@ -178,7 +178,7 @@ func TestSettingsSwapUnderConcurrentLogging(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			for i := 0; !stop.Load(); i++ {
 				errorsLog.Errorf("goroutine %d line %d", g, i%50)
 				kubeLog.Warningf("goroutine %d warning %d", g, i%50)
