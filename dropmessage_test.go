@@ -1,6 +1,7 @@
 package k8s_event
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func TestOnlyARealDropIsPrintedAsOne(t *testing.T) {
 	if len(evs) != 1 {
 		t.Fatalf("want the first event, got %s", describe(evs))
 	}
-	if err := client.CoreV1().Events(testNS).Delete(t.Context(), evs[0].Name, metav1.DeleteOptions{}); err != nil {
+	if err := client.CoreV1().Events(testNS).Delete(context.Background(), evs[0].Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	before := readOutcomes()

@@ -1,6 +1,7 @@
 package k8s_event
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -190,7 +191,7 @@ func TestPatchOfDeletedEventCreatesItAgain(t *testing.T) {
 	if len(evs) != 1 {
 		t.Fatalf("want the first event, got %s", describe(evs))
 	}
-	if err := client.CoreV1().Events(testNS).Delete(t.Context(), evs[0].Name, metav1.DeleteOptions{}); err != nil {
+	if err := client.CoreV1().Events(testNS).Delete(context.Background(), evs[0].Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	before := readOutcomes()

@@ -91,7 +91,7 @@ func TestBucketConcurrentTakes(t *testing.T) {
 	var wg sync.WaitGroup
 	counts := make([]int, 8)
 	for g := range counts {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			for range 1000 {
 				if th.admit("plugin/errors: ", levelWarning) {
 					counts[g]++

@@ -3,6 +3,7 @@ package k8s_event
 import (
 	"bytes"
 	"encoding/json"
+	golog "log"
 	"math"
 	"os"
 	"runtime"
@@ -183,9 +184,12 @@ func (o *outputCounter) Write(p []byte) (int, error) {
 }
 
 // captureOutput points CoreDNS's log output and klog at a counter until the test ends.
+// CoreDNS's plugin loggers print through the standard library's logger in every supported
+// version; clog.SetOutput, new in CoreDNS 1.15, sets that same logger's output unless
+// JSON logging is configured, which these tests never do.
 func captureOutput(t testing.TB) *outputCounter {
 	o := &outputCounter{}
-	clog.SetOutput(o)
+	golog.SetOutput(o)
 	klog.LogToStderr(false)
 	klog.SetOutput(o)
 	t.Cleanup(func() {
@@ -243,7 +247,7 @@ func flood(rate int, dur time.Duration) (int64, time.Duration) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range workers {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			for sent := int64(0); time.Since(start) < dur; time.Sleep(time.Millisecond) {
 				for due := int64(float64(rate) / float64(workers) * time.Since(start).Seconds()); sent < due; sent++ {
 					errorsLog.Errorf(floodMessage, next.Add(1))

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // A Retry-After longer than the time a line has left drops that line, and quiets the
@@ -123,7 +124,11 @@ func TestRetryAfterBoundedByWhatTheLinesBehindCanUse(t *testing.T) {
 // runs it) fails if that is not safe.
 func TestQuietPeriodSharedByWritesAtOnce(t *testing.T) {
 	const writers, asked = 8, 10 * time.Second
-	p, clk, _ := newTestPipeline(t, "k8s_event")
+	var waits *waitCountingClock
+	p, clk, _ := newTestPipeline(t, "k8s_event", func(o *options) {
+		waits = countWaits(o.clock.(*clocktesting.FakeClock))
+		o.clock = waits
+	})
 	start := clk.Now()
 	var mu sync.Mutex
 	tries := 0
@@ -150,9 +155,9 @@ func TestQuietPeriodSharedByWritesAtOnce(t *testing.T) {
 	}
 	// Every write answered once and waiting on the clock before it moves.
 	deadline := time.Now().Add(10 * time.Second)
-	for clk.Waiters() < writers {
+	for waits.begun() < writers {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d writes waiting on the clock, want %d", clk.Waiters(), writers)
+			t.Fatalf("%d writes waiting on the clock, want %d", waits.begun(), writers)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -185,7 +190,7 @@ func TestQuietPeriodEndsAtTheLatestOfConcurrentExtends(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
 	for i := range writers {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			until := start.Add(time.Duration(writers-i) * time.Second) // the first asks for the longest
 			q.extend(until)
 			if end := q.end(); end.Before(until) {

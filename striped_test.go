@@ -13,7 +13,7 @@ func TestStripedCounterConcurrentIncrements(t *testing.T) {
 	c := &stripedCounter{desc: v.desc, label: "a"}
 	var wg sync.WaitGroup
 	for range 16 {
-		wg.Go(func() {
+		spawn(&wg, func() {
 			for range 10000 {
 				c.Inc()
 			}
@@ -60,7 +60,7 @@ func TestStripeInRange(t *testing.T) {
 	var wg sync.WaitGroup
 	seen := make([]int, 64)
 	for g := range seen {
-		wg.Go(func() { seen[g] = stripe() })
+		spawn(&wg, func() { seen[g] = stripe() })
 	}
 	wg.Wait()
 	distinct := map[int]bool{}
