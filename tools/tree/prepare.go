@@ -136,11 +136,11 @@ func appendLines(name string, lines []string) error {
 // downloading it from the Go module proxy when it is not there.
 func moduleDir(version string) (string, error) {
 	out, err := goCmd(os.TempDir(), "mod", "download", "-json", "github.com/coredns/coredns@"+version)
-	if err != nil {
-		return "", err
-	}
 	var m struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &m); err != nil {
+	if jerr := json.Unmarshal(out, &m); jerr != nil {
+		if err == nil {
+			err = jerr
+		}
 		return "", fmt.Errorf("go mod download: %v", err)
 	}
 	if m.Error != "" || m.Dir == "" {
@@ -150,7 +150,7 @@ func moduleDir(version string) (string, error) {
 }
 
 // goCmd runs the go command in dir, its output to stderr as it comes, and returns its
-// standard output. The go command is the one that builds: no workspace, no other
+// standard output (also when it fails: go mod download -json says why there). The go command is the one that builds: no workspace, no other
 // toolchain.
 func goCmd(dir string, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
@@ -160,7 +160,7 @@ func goCmd(dir string, args ...string) ([]byte, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go %s: %v", strings.Join(args, " "), err)
+		return stdout.Bytes(), fmt.Errorf("go %s: %v", strings.Join(args, " "), err)
 	}
 	return stdout.Bytes(), nil
 }
