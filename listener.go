@@ -2,8 +2,8 @@ package k8s_event
 
 import "sync/atomic"
 
-// listener receives every plugin log line of the process (clog.Listener), for the life
-// of the process. It runs on the goroutine that logs, a DNS query's among them, so it
+// listener receives every plugin log line of the process (clog.Listener), from the
+// start of the first configuration with k8s_event to the final shutdown. It runs on the goroutine that logs, a DNS query's among them, so it
 // never blocks: a line is filtered, charged to its token bucket, formatted and handed
 // off without waiting. Fatal lines are the exception: the process exits right after, so
 // they are written before the call returns, bounded by a short timeout. It runs with

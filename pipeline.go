@@ -19,9 +19,9 @@ var process struct {
 	p *pipeline
 }
 
-// processPipeline returns the process's pipeline, starting it on first use. Its listener
-// is registered then, in setup: it reports nothing until settings are in effect (see
-// firstStartup and start).
+// processPipeline returns the process's pipeline, making it on first use, in setup. It
+// starts (its goroutines, its listener registered) when the first settings take effect,
+// as the first configuration with k8s_event starts (see use).
 func processPipeline() *pipeline {
 	process.Lock()
 	defer process.Unlock()
@@ -50,19 +50,23 @@ type pipeline struct {
 	sender   *sender
 	retrier  *retrier // the sink's
 
-	cancel   context.CancelFunc // ends the waits and API calls of every part, at the end of stop
-	stopOnce sync.Once
+	ctx       context.Context    // the parts', with the plugin's logger
+	cancel    context.CancelFunc // ends the waits and API calls of every part, at the end of stop
+	sink      *eventSink
+	startOnce sync.Once
+	running   bool // start ran; read after startOnce
+	stopOnce  sync.Once
 }
 
-// newPipeline starts a pipeline and registers its listener, replacing any listener of
-// an earlier pipeline. Nothing is reported until settings are applied, and nothing is
-// written before a client is set.
+// newPipeline makes a pipeline: no goroutine runs and no listener is registered before
+// the first settings are used (start). Nothing is written before a client is set.
 func newPipeline(opts options) *pipeline {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), opts.log.logger()))
 	p := &pipeline{
 		opts:    opts,
 		client:  newClientSlot(),
 		backlog: newBacklog(),
+		ctx:     ctx,
 		cancel:  cancel,
 	}
 	p.ref = newPodReference(opts.identity, p.client, opts.clock, opts.apiTimeout, opts.lookupRetry, opts.log)
@@ -84,14 +88,23 @@ func newPipeline(opts options) *pipeline {
 		nodeName: opts.identity.nodeName,
 		log:      opts.log,
 	}}
-	sink := &eventSink{retrier: p.retrier, backlog: p.backlog}
-	p.sender = newSender(p.backlog, p.ref, func(cacheSize int) *eventRecorder {
-		return newEventRecorder(ctx, cacheSize, opts.clock, opts.identity.nodeName, opts.log, sink)
-	})
-	go p.sender.run()
-	go p.ref.lookup(ctx)
-	clog.RegisterListener(p.listener)
+	p.sink = &eventSink{retrier: p.retrier, backlog: p.backlog}
+	p.sender = newSender(p.backlog, p.ref)
 	return p
+}
+
+// start starts the pipeline, once, for settings of CACHESIZE cacheSize, which then holds
+// for the life of the process: the recorder with its correlator, the sender, the Pod UID
+// lookup, and the listener's registration, replacing any listener of an earlier pipeline.
+func (p *pipeline) start(cacheSize int) {
+	p.startOnce.Do(func() {
+		p.running = true
+		p.sender.cacheSize.Store(int64(cacheSize))
+		p.sender.recorder = newEventRecorder(p.ctx, cacheSize, p.opts.clock, p.opts.identity.nodeName, p.opts.log, p.sink)
+		go p.sender.run()
+		go p.ref.lookup(p.ctx)
+		clog.RegisterListener(p.listener)
+	})
 }
 
 // settingsFor returns the settings in effect of cfg, writing through client (see
@@ -101,9 +114,9 @@ func (p *pipeline) settingsFor(cfg *config, client kubernetes.Interface) *config
 }
 
 // use makes s the settings in effect, and its client, if it has one, the one to write
-// through. The first settings used fix CACHESIZE for the life of the process.
+// through. The first settings used start the pipeline, and fix CACHESIZE.
 func (p *pipeline) use(s *config) {
-	p.sender.cacheSize.CompareAndSwap(0, int64(s.cacheSize))
+	p.start(s.cacheSize)
 	p.listener.settings.Store(s)
 	if s.client != nil {
 		p.client.store(s.client)
@@ -114,9 +127,16 @@ func (p *pipeline) use(s *config) {
 // what is on its way gets flushTimeout to be written; the rest is dropped and counted.
 // The sender records until then: a line a log call admits as the shutdown begins (it
 // read the settings just before) is written like the others, and the wait ends as soon
-// as nothing is left.
+// as nothing is left. The listener is deregistered first. A pipeline that never started
+// has nothing to stop, and does not start after.
 func (p *pipeline) stop() {
 	p.stopOnce.Do(func() {
+		p.startOnce.Do(func() {})
+		if !p.running {
+			p.cancel()
+			return
+		}
+		clog.DeregisterListener(p.listener)
 		p.listener.settings.Store(nil)
 		p.backlog.wait(time.Now().Add(p.opts.flushTimeout))
 		p.cancel() // calls still running end now, and count themselves

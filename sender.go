@@ -8,17 +8,15 @@ import "sync/atomic"
 type sender struct {
 	backlog   *backlog
 	ref       *podReference
-	cacheSize atomic.Int64 // CACHESIZE of the first settings used, for the life of the process
-	// newRecorder makes the recorder when the first line comes: CACHESIZE is known then.
-	newRecorder func(cacheSize int) *eventRecorder
-	recorder    *eventRecorder // owned by run's goroutine
+	cacheSize atomic.Int64   // CACHESIZE of the first settings used, for the life of the process
+	recorder  *eventRecorder // set before run starts (pipeline.start)
 
 	stopping chan struct{}
 	done     chan struct{}
 }
 
-func newSender(b *backlog, ref *podReference, newRecorder func(cacheSize int) *eventRecorder) *sender {
-	return &sender{backlog: b, ref: ref, newRecorder: newRecorder, stopping: make(chan struct{}), done: make(chan struct{})}
+func newSender(b *backlog, ref *podReference) *sender {
+	return &sender{backlog: b, ref: ref, stopping: make(chan struct{}), done: make(chan struct{})}
 }
 
 // run records every line of the backlog, in order, until stop.
@@ -27,19 +25,11 @@ func (s *sender) run() {
 	for {
 		select {
 		case ln := <-s.backlog.queue:
-			s.record(ln)
+			s.recorder.record(s.ref.load(), ln)
 		case <-s.stopping:
 			return
 		}
 	}
-}
-
-// record records ln, making the recorder first if ln is the first line.
-func (s *sender) record(ln line) {
-	if s.recorder == nil {
-		s.recorder = s.newRecorder(int(s.cacheSize.Load()))
-	}
-	s.recorder.record(s.ref.load(), ln)
 }
 
 // stop ends run, what it left in the queue counted by the backlog's stop, and the
@@ -47,7 +37,5 @@ func (s *sender) record(ln line) {
 func (s *sender) stop() {
 	close(s.stopping)
 	<-s.done
-	if s.recorder != nil {
-		s.recorder.shutdown()
-	}
+	s.recorder.shutdown()
 }

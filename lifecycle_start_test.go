@@ -1,0 +1,53 @@
+package k8s_event
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/coredns/caddy"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// Setting k8s_event up (parsing a Corefile, a reload's that may fail among them) starts
+// nothing and registers no log listener: the first configuration that starts does, and
+// the final shutdown deregisters the listener.
+func TestNothingRunsBeforeAConfigurationStarts(t *testing.T) {
+	client := newFake()
+	p := usePipeline(t, testOptions(client, true))
+	if err := setup(caddy.NewTestController("dns", "k8s_event")); err != nil {
+		t.Fatal(err)
+	}
+	if g := pipelineGoroutines(); len(g) != 0 {
+		t.Fatalf("%d goroutines of the pipeline run after setup:\n%s", len(g), strings.Join(g, "\n\n"))
+	}
+	cfg, err := parse(caddy.NewTestController("dns", "k8s_event"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.settingsFor(cfg, client)
+	selected := func(msg string) bool {
+		before := testutil.ToFloat64(linesCount.WithLabelValues("error"))
+		errorsLog.Error(msg)
+		return testutil.ToFloat64(linesCount.WithLabelValues("error")) != before
+	}
+	// Settings as if in effect: a registered listener would select the line.
+	p.listener.settings.Store(s)
+	if selected("logged after setup") {
+		t.Error("the listener is registered by setup")
+	}
+	p.listener.settings.Store(nil)
+
+	p.use(s) // as the first configuration starts
+	if len(pipelineGoroutines()) == 0 {
+		t.Error("no goroutine of the pipeline runs once a configuration started")
+	}
+	if !selected("logged once a configuration started") {
+		t.Error("the listener is not registered once a configuration started")
+	}
+	p.stop()
+	p.listener.settings.Store(s)
+	defer p.listener.settings.Store(nil)
+	if selected("logged after the final shutdown") {
+		t.Error("the listener is still registered after the final shutdown")
+	}
+}
