@@ -2,10 +2,10 @@
 # Names the k8s_event image for the CoreDNS version the coredns Deployment runs now, and
 # sets it: installing the plugin never changes CoreDNS's version.
 #
-#   deploy/image.sh name REPOSITORY VERSION   prints REPOSITORY:TAG, TAG the release's
+#   deploy/image.sh name REPOSITORY RELEASE   prints REPOSITORY:TAG, TAG the release's
 #                                             image tag for that CoreDNS version and the
-#                                             plugin's VERSION (v1.14.6-k8s_event.0.1.0)
-#   deploy/image.sh set REPOSITORY VERSION    sets the coredns container's image to it
+#                                             plugin's RELEASE (v1.14.6-k8s_event.0.1.0)
+#   deploy/image.sh set REPOSITORY RELEASE    sets the coredns container's image to it
 #
 # The CoreDNS version is read from the tag of the image the coredns container runs:
 # CoreDNS's own release tags (v1.14.6, as kubeadm's registry has them, or 1.14.6), or a
@@ -23,7 +23,7 @@ container=${CONTAINER:-coredns}
 versions="$(dirname "$0")/../tools/tree/versions.txt"
 
 usage() {
-	echo "usage: $0 name|set REPOSITORY VERSION (VERSION: the k8s_event release, vMAJOR.MINOR.PATCH)" >&2
+	echo "usage: $0 name|set REPOSITORY RELEASE (RELEASE: the k8s_event release, vMAJOR.MINOR.PATCH)" >&2
 	exit 2
 }
 [ $# -eq 3 ] || usage

@@ -22,7 +22,7 @@ import (
 // kubeadm's own addon step (kubeadm.go). CoreDNS then runs with a token of kubeadm's
 // coredns ServiceAccount and nothing but what kubeadm and deploy/ grant it.
 
-// The values the tests give the README's REPOSITORY and VERSION.
+// The values the tests give the README's REPOSITORY and RELEASE.
 const (
 	installRepository = "k8s-event-e2e/coredns"
 	installVersion    = "v0.1.0"

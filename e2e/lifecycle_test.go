@@ -26,7 +26,7 @@ type kubeadmCluster struct {
 	cp      *devenv.ControlPlane
 	cfg     devenv.KubeadmConfig
 	dir     string // the kubeadm configuration file's
-	version string // the README's VERSION: installVersion unless a test changes it
+	version string // the README's RELEASE: installVersion unless a test changes it
 	image   string // the image the install sets (see install), or a test set (setImage)
 }
 
@@ -90,7 +90,7 @@ func readme(t *testing.T, heading string) []string {
 func waitsForRollout(command string) bool { return strings.Contains(command, " rollout status ") }
 
 // install runs the README's Install commands with installRepository for REPOSITORY and
-// kc.version for VERSION, checking after each that the Corefile names the plugin only
+// kc.version for RELEASE, checking after each that the Corefile names the plugin only
 // once the Deployment runs an image that has it. The image the install must set, kept
 // in kc.image, is the release's tag function's (tools/image tag) for kc.version and the
 // CoreDNS version of the image kubeadm set: installing the plugin keeps CoreDNS's
@@ -106,7 +106,7 @@ func (kc *kubeadmCluster) install(t *testing.T) (previousImage string) {
 		if waitsForRollout(c) {
 			continue
 		}
-		out := kc.run(t, c, map[string]string{"REPOSITORY": installRepository, "VERSION": kc.version})
+		out := kc.run(t, c, map[string]string{"REPOSITORY": installRepository, "RELEASE": kc.version})
 		if i == 0 {
 			previousImage = strings.TrimSpace(out)
 		}

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,22 +24,6 @@ func imageSh(t *testing.T, running, verb, repository, version string) (out strin
 	return out, err, string(data)
 }
 
-// supportedVersions are the CoreDNS versions tools/tree/versions.txt lists.
-func supportedVersions(t *testing.T) []string {
-	t.Helper()
-	var versions []string
-	s := bufio.NewScanner(strings.NewReader(readText(t, "tools", "tree", "versions.txt")))
-	for s.Scan() {
-		if f := strings.Fields(s.Text()); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
-			versions = append(versions, f[0])
-		}
-	}
-	if len(versions) == 0 {
-		t.Fatal("tools/tree/versions.txt lists no version")
-	}
-	return versions
-}
-
 // TestImageScriptNamesTheRunningVersion: image.sh names the plugin's image for the CoreDNS
 // version of the running image, read from every tag form a CoreDNS image has (kubeadm's
 // v1.14.6, Docker Hub's 1.14.6, with a digest, behind a registry port, and a k8s_event
@@ -49,7 +32,8 @@ func supportedVersions(t *testing.T) []string {
 func TestImageScriptNamesTheRunningVersion(t *testing.T) {
 	const repo, version = "registry.example:5000/k8s-event/coredns", "v0.1.0"
 	digest := "@sha256:" + strings.Repeat("0f", 32)
-	for _, v := range supportedVersions(t) {
+	for _, sv := range supportedVersions(t) {
+		v := sv.coredns
 		want := repo + ":" + v + "-k8s_event.0.1.0"
 		for _, running := range []string{
 			"registry.k8s.io/coredns/coredns:" + v,
@@ -70,7 +54,7 @@ func TestImageScriptNamesTheRunningVersion(t *testing.T) {
 		}
 	}
 
-	v := supportedVersions(t)[0]
+	v := supportedVersions(t)[0].coredns
 	tag := command(t, "go", "run", "-C", repoPath("tools", "image"), ".", "tag", "-version", version, "-coredns", v)
 	if out, err, _ := imageSh(t, "registry.k8s.io/coredns/coredns:"+v, "name", repo, version); err != nil || strings.TrimSpace(out) != repo+":"+tag {
 		t.Errorf("image.sh name: %q, %v; want the release's tag %s (tools/image tag)", out, err, tag)

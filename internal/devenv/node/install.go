@@ -14,7 +14,7 @@ import (
 // Install runs the README's install commands (section devenv.ReadmeInstall) as the admin
 // inside the node's network, and waits for CoreDNS's rollout. image is the plugin's image
 // the Makefile built, REPOSITORY:vCOREDNS-k8s_event.X.Y.Z: the README's REPOSITORY and
-// VERSION are its repository and vX.Y.Z, and the install, which names the image for the
+// RELEASE are its repository and vX.Y.Z, and the install, which names the image for the
 // CoreDNS version kubeadm's image runs (deploy/image.sh), must set exactly image.
 func (n *Node) Install(ctx context.Context, paths devenv.Paths, image string) error {
 	i := strings.LastIndexByte(image, ':')
@@ -23,7 +23,7 @@ func (n *Node) Install(ctx context.Context, paths devenv.Paths, image string) er
 	if i < strings.LastIndexByte(image, '/') || !found {
 		return fmt.Errorf("image %s: want REPOSITORY:vCOREDNS-k8s_event.X.Y.Z", image)
 	}
-	vars := map[string]string{"REPOSITORY": repository, "VERSION": "v" + plugin}
+	vars := map[string]string{"REPOSITORY": repository, "RELEASE": "v" + plugin}
 	if err := n.RunReadme(ctx, paths, devenv.ReadmeInstall, vars, nil); err != nil {
 		return err
 	}
