@@ -37,8 +37,10 @@ COREDNS_VERSION    ?= $(shell awk '$$1 ~ /^v/ && $$2 != "-" { v = $$1 } END { pr
 # raised any of the tree's requirements; TREE_DIR-stock is the tree as released.
 TREE_DIR            = $(CURDIR)/.build/tree/$(COREDNS_VERSION)
 
+# tools/tree runs on this machine whatever GOOS and GOARCH the build is for (make image,
+# make release-binaries): they are cleared for it and the go commands it runs.
 coredns-tree:
-	$(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR) -plugin $(CURDIR)
+	GOOS= GOARCH= $(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR) -plugin $(CURDIR)
 
 # CoreDNS at COREDNS_VERSION with every in-tree plugin plus kubeapi and k8s_event, built in
 # CoreDNS's own tree (make coredns-tree). The one build command for ./coredns, the images
