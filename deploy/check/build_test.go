@@ -42,7 +42,7 @@ func TestBuildCommand(t *testing.T) {
 	mustMatch(t, "Makefile", mk, `^coredns:`, "the build command")
 	mustMatch(t, "Makefile", mk, `^coredns: coredns-tree$`, "the build in CoreDNS's own tree")
 	mustMatch(t, "Makefile", mk, `^\s+CGO_ENABLED=0 go build -C \$\(TREE_DIR\) -trimpath `, "a static build of CoreDNS's tree")
-	mustMatch(t, "Makefile", mk, `^\s+\$\(NICE\) go run -C tools/tree \. -version \$\(COREDNS_VERSION\) -dir \$\(TREE_DIR\) -plugin \$\(CURDIR\)$`, "the tree with the plugin, checked (tools/tree)")
+	mustMatch(t, "Makefile", mk, `^\s+GOOS= GOARCH= \$\(NICE\) go run -C tools/tree \. -version \$\(COREDNS_VERSION\) -dir \$\(TREE_DIR\) -plugin \$\(CURDIR\)$`, "the tree with the plugin, checked (tools/tree)")
 	mustMatch(t, "Makefile", mk, `-X github\.com/coredns/coredns/coremain\.GitCommit=\$\(GIT_COMMIT\)`, "the commit in -version")
 
 	mustMatch(t, "Makefile", mk, `^IMAGE_PLATFORMS\s+:= linux/amd64 linux/arm64$`, "the image's platforms")
