@@ -43,7 +43,7 @@ func TestReadmeUneditedPasteChangesNothing(t *testing.T) {
 		}
 		filled := declarationLine.ReplaceAllString(block, "${1}='filled-in'")
 		calls := paste(t, bash, filled)
-		for _, program := range []string{"kubectl", "kubeadm", "helm", "deploy/corefile.sh"} {
+		for _, program := range []string{"kubectl", "kubeadm", "helm", "deploy/corefile.sh", "deploy/image.sh"} {
 			if strings.Contains(block, program+" ") && !hasCall(calls, program+" ") {
 				t.Errorf("README section %q, filled in, never ran %s; it ran %q", heading, program, calls)
 			}
@@ -55,14 +55,14 @@ func TestReadmeUneditedPasteChangesNothing(t *testing.T) {
 var declarationLine = regexp.MustCompile(`(?m)^([A-Z][A-Z0-9_]*)=''`)
 
 // paste runs script as lines typed into an interactive bash, in a directory of its own
-// whose deploy/corefile.sh, and PATH's kubectl, kubeadm and helm, only record their
+// whose deploy/corefile.sh and deploy/image.sh, and PATH's kubectl, kubeadm and helm, only record their
 // calls, and returns the calls.
 func paste(t *testing.T, bash, script string) []string {
 	t.Helper()
 	dir := t.TempDir()
 	calls := filepath.Join(dir, "calls")
 	record := "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" | sed 's|^.*/bin/||; s|^.*/deploy/|deploy/|' >> " + calls + "\n"
-	for _, f := range []string{"bin/kubectl", "bin/kubeadm", "bin/helm", "deploy/corefile.sh"} {
+	for _, f := range []string{"bin/kubectl", "bin/kubeadm", "bin/helm", "deploy/corefile.sh", "deploy/image.sh"} {
 		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
 			t.Fatal(err)
 		}
