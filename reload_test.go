@@ -317,10 +317,8 @@ func TestFailedReloadAddingThePluginAfterStartReportsNothing(t *testing.T) {
 // once): the failed reload's callbacks read caddy's instance list in a way the race
 // detector accepts, and the configuration that serves in the end reports.
 func TestFailedReloadBesideAnotherReload(t *testing.T) {
-	port := takenPort(t)
 	client := fakeAPI(t, true)
-	good := corefile("k8s_event {\n rate 1 256\n }")
-	bad := good + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
+	good, bad := goodAndFailingCorefiles(t)
 	inst := startCoreDNS(t, good)
 	for i := range 10 {
 		reloaded := make(chan *caddy.Instance)
@@ -350,10 +348,8 @@ func TestFailedReloadBesideAnotherReload(t *testing.T) {
 // instance still serves without reading that list, which caddy changes under a lock of
 // its own, and the running configuration keeps reporting.
 func TestFailedReloadBesideAStart(t *testing.T) {
-	port := takenPort(t)
 	client := fakeAPI(t, true)
-	good := corefile("k8s_event {\n rate 1 256\n }")
-	bad := good + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", port)
+	good, bad := goodAndFailingCorefiles(t)
 	inst := startCoreDNS(t, good)
 	for i := range 10 {
 		started := make(chan *caddy.Instance)
@@ -379,4 +375,11 @@ func TestFailedReloadBesideAStart(t *testing.T) {
 	if n, _ := countMessage(evs, "plugin/errors: after the failed reloads"); n != 1 {
 		t.Errorf("the running configuration's line: %s", describe(evs))
 	}
+}
+
+// goodAndFailingCorefiles are a Corefile with k8s_event, and the same with a server
+// block on a port that is taken, whose reload fails.
+func goodAndFailingCorefiles(t *testing.T) (good, bad string) {
+	good = corefile("k8s_event {\n rate 1 256\n }")
+	return good, good + fmt.Sprintf("example.net:%d {\n kubeapi {\n  endpoint http://127.0.0.1:1\n }\n}\n", takenPort(t))
 }
