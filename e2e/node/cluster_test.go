@@ -62,8 +62,9 @@ func query(addr, name string, qtype uint16) (r *dns.Msg, err error) {
 	return r, err
 }
 
-// failQuery sends a query that CoreDNS forwards to the node's resolver, where nothing
-// listens, until it is answered SERVFAIL: the *errors* plugin logs an error line naming it.
+// failQuery sends a query for name until it is answered SERVFAIL: the *errors* plugin
+// logs an error line naming it. CoreDNS forwards a name under example.org to the node's
+// resolver, where nothing listens.
 func failQuery(t *testing.T, pod *corev1.Pod, name string) {
 	t.Helper()
 	addr := pod.Status.PodIP + ":53"
