@@ -175,6 +175,9 @@ func TestManyReloadsOneEventPerLine(t *testing.T) {
 // must stay: here they report the errors lines the old ones left out.
 func TestReloadWhileProfiling(t *testing.T) {
 	t.Parallel()
+	if coreDNSBefore(t, 1, 14) {
+		t.Skipf("CoreDNS %s: before 1.14 pprof closes its listener at once, so no reload fails this way", binaryVersion.name)
+	}
 	cl := sharedCluster(t)
 	pod := cl.newPod(t)
 	addr, metricsAddr, pprofAddr := freeAddr(t), freeAddr(t), freeAddr(t)
