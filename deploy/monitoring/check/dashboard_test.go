@@ -76,7 +76,7 @@ func dashboardQueries(t *testing.T) map[string]string {
 // grafanaVariables are Grafana's variables as a query may use them, and what stands in
 // for them when the query is parsed: a range, or a regular expression in a matcher.
 var grafanaVariables = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h",
-	"$namespace", ".*", "$pod", ".*")
+	"$namespace", ".*", "$pod", ".*", "$cluster", "")
 
 // exported returns the plugin's metric names and label names the recordings of real
 // runs hold (committed and, when K8S_EVENT_RECORDINGS is set, fresh), and the labels a
@@ -113,9 +113,17 @@ func exported(t *testing.T) (metrics, labelNames map[string]bool) {
 			}
 		}
 	}
-	for k := range readCases(t).TargetLabels {
+	cases := readCases(t)
+	for k := range cases.TargetLabels {
 		names[k] = true
 	}
+	if len(cases.Jobs) > 0 {
+		names["job"] = true
+	}
+	// cluster: the label that tells clusters apart where one Prometheus (or Thanos) holds
+	// several; the dashboard's cluster variable is empty where there is none, and
+	// cluster="" then selects the series without it.
+	names["cluster"] = true
 	return metrics, names
 }
 
