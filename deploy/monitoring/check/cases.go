@@ -117,6 +117,18 @@ func readYAML(path string, v any) error {
 	return nil
 }
 
+// ReadRuleFile reads a rule file (rules.yaml).
+func ReadRuleFile(path string) (RuleFile, error) {
+	var f RuleFile
+	if err := readYAML(path, &f); err != nil {
+		return RuleFile{}, err
+	}
+	if len(f.Groups) == 0 {
+		return RuleFile{}, fmt.Errorf("%s: no groups", path)
+	}
+	return f, nil
+}
+
 // rules returns rules.yaml's alerting rules by name.
 func (f RuleFile) rules() map[string]Rule {
 	m := map[string]Rule{}

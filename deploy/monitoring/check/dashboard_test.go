@@ -12,9 +12,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// promql is PromQL's parser with Prometheus's default options.
-var promql = parser.NewParser(parser.Options{})
-
 // dashboardQueries returns every PromQL query of dashboard.json: the panels' targets and
 // the variables' label_values(QUERY, LABEL), keyed by where they are.
 func dashboardQueries(t *testing.T) map[string]string {
