@@ -142,7 +142,8 @@ func topAggregations(e parser.Expr) []*parser.AggregateExpr {
 const runbookURL = "https://github.com/coredns/k8s_event/blob/main/docs/operations.md#"
 
 // TestAlertsAreDocumented: every alert has a severity, a summary, a description and a
-// runbook link to an anchor docs/operations.md has, and the documentation names it.
+// runbook link to an anchor docs/operations.md has, and the documentation names it, with
+// its severity and for: in its table of alerts.
 func TestAlertsAreDocumented(t *testing.T) {
 	doc, err := os.ReadFile(repoFile("docs", "operations.md"))
 	if err != nil {
@@ -169,6 +170,9 @@ func TestAlertsAreDocumented(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("%s: docs/operations.md does not name it", name)
+		}
+		if row := "| `" + name + "` | " + r.Labels["severity"] + " | " + r.For + " |"; !strings.Contains(string(doc), row) {
+			t.Errorf("%s: docs/operations.md's table of alerts has no row %q", name, row)
 		}
 	}
 }
