@@ -19,6 +19,8 @@ bin="$(cd "$bin" && pwd)"
 cd "$root"
 
 # build NAME MODULE_DIR PACKAGE HINT [EXTRA_LDFLAGS]
+# The variables tags and modfile, when set, give go build -tags and -modfile; prepare
+# names a function run first, when the binary is to be built.
 # One build of a binary at a time: a second caller (make -j runs two targets that need
 # promtool, say) waits for the first, then finds the binary up to date.
 build() {
@@ -32,6 +34,7 @@ build() {
 	fi
 	echo "building $name ($hint)..."
 	local start=$SECONDS
+	[[ -z "${prepare:-}" ]] || "$prepare"
 	go build -C "$mod" -trimpath ${tags:+-tags "$tags"} ${modfile:+-modfile "$modfile"} -ldflags="-s -w $extra" -o "$out" "$pkg"
 	echo "built $name in $((SECONDS - start)) s"
 	exec {lock}>&-
@@ -75,8 +78,7 @@ alerting)
 	# npm), which its ui package embeds: it is built from a copy of the module with a
 	# placeholder page there instead, through a replace in a copy of tools/alertmanager's
 	# go.mod. The test uses the HTTP API only.
-	local_alertmanager
-	CGO_ENABLED=0 modfile="$am/go.mod" build alertmanager tools/alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "first time: see docs/development.md"
+	CGO_ENABLED=0 prepare=local_alertmanager modfile="$am/go.mod" build alertmanager tools/alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "first time: see docs/development.md"
 	exit 0
 	;;
 otelcol)
