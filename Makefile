@@ -15,8 +15,8 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns coredns-tree coredns-version matrix image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
-	promtool otelcol release-binaries release-check run test unit lint deploy-check monitoring-check helm-check \
-	e2e consumer node fuzz bench clean
+	promtool otelcol alerting-bin release-binaries release-check run test unit lint deploy-check monitoring-check helm-check \
+	e2e consumer alerting node fuzz bench clean
 
 all: coredns
 
@@ -212,6 +212,12 @@ controlplane:
 promtool: coredns
 	$(NICE) tools/build.sh promtool
 
+# The Prometheus server and Alertmanager at pinned versions (tools/prometheus,
+# tools/alertmanager), cached in .bin/: make alerting runs them. After promtool, whose
+# compiled Prometheus packages the server reuses.
+alerting-bin: promtool
+	$(NICE) tools/build.sh alerting
+
 # The OpenTelemetry Collector with the k8sevents receiver and the file exporter at pinned
 # versions (tools/otelcol), cached in .bin/: a real consumer of the plugin's events.
 otelcol:
@@ -273,6 +279,7 @@ lint: coredns
 	$(call vet,.)
 	$(call vet,internal/devenv)
 	CGO_ENABLED=0 $(NICE) go vet -C e2e -trimpath -tags consumer ./...
+	CGO_ENABLED=0 $(NICE) go vet -C e2e -trimpath -tags alerting .
 	$(call vet,bench)
 	$(call vet,deploy/check)
 	$(call vet,deploy/monitoring/check)
@@ -346,6 +353,24 @@ matrix: controlplane
 # 10 minutes of a busy 2-core machine, more than the cold make test has left.
 consumer: coredns controlplane otelcol
 	cd e2e && $(E2E_ENV) $(GO_TEST) -tags consumer -timeout 15m -v -run '^TestOTelCollector$$' .
+
+# deploy/monitoring's rules in a real Prometheus and a real Alertmanager, set up as
+# kube-prometheus-stack sets them up (e2e/alerting_test.go, build tag alerting): the
+# RBAC-denied run of two CoreDNS Pods, each scraped by two jobs. The rules Prometheus
+# loads are rules.yaml with every duration divided by ALERTING_SCALE (module
+# deploy/monitoring/check, cmd/scalerules: for: and the expressions' ranges, nothing
+# else), and its intervals are the stack's 30 s divided alike. Not part of make test:
+# Prometheus and Alertmanager take minutes to build on a busy 2-core machine, more than
+# the cold make test has left (docs/development.md); the test workflow runs it as a job
+# of its own.
+ALERTING_SCALE := 30
+ALERTING_DIR   := $(CURDIR)/.build/alerting
+
+alerting: coredns controlplane alerting-bin
+	mkdir -p $(ALERTING_DIR)
+	go run -C deploy/monitoring/check ./cmd/scalerules -factor $(ALERTING_SCALE) -in ../rules.yaml -out $(ALERTING_DIR)/rules.yaml
+	cd e2e && $(E2E_ENV) K8S_EVENT_ALERT_RULES=$(ALERTING_DIR)/rules.yaml K8S_EVENT_ALERT_SCALE=$(ALERTING_SCALE) \
+		$(GO_TEST) -tags alerting -timeout 10m -v -run '^TestAlertsAsKubePrometheusStackRunsThem$$' .
 
 # The node tests (e2e/node): CoreDNS from the project's image as kube-system's DNS on a
 # real single-node Kubernetes in a network namespace of its own (internal/devenv/node),

@@ -4,11 +4,12 @@
 # argument node, the node's too (kubelet, kube-scheduler, kube-controller-manager,
 # kube-proxy). With the argument promtool, only Prometheus's promtool (tools/promtool),
 # which tests deploy/monitoring's alert rules; with otelcol, only the OpenTelemetry
-# Collector of the consumer test (tools/otelcol).
+# Collector of the consumer test (tools/otelcol); with alerting, only the Prometheus server
+# and Alertmanager of the alerting test (tools/prometheus, tools/alertmanager).
 # A binary is rebuilt only when it is missing or older than its module's go.mod, go.sum or
 # Go files.
 #
-# Usage: tools/build.sh [node|promtool|otelcol]   (from anywhere; BIN_DIR overrides .bin)
+# Usage: tools/build.sh [node|promtool|otelcol|alerting]   (from anywhere; BIN_DIR overrides .bin)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,8 @@ bin="$(cd "$bin" && pwd)"
 cd "$root"
 
 # build NAME MODULE_DIR PACKAGE HINT [EXTRA_LDFLAGS]
+# The variables tags and modfile, when set, give go build -tags and -modfile; prepare
+# names a function run first, when the binary is to be built.
 # One build of a binary at a time: a second caller (make -j runs two targets that need
 # promtool, say) waits for the first, then finds the binary up to date.
 build() {
@@ -31,9 +34,30 @@ build() {
 	fi
 	echo "building $name ($hint)..."
 	local start=$SECONDS
-	go build -C "$mod" -trimpath ${tags:+-tags "$tags"} -ldflags="-s -w $extra" -o "$out" "$pkg"
+	[[ -z "${prepare:-}" ]] || "$prepare"
+	go build -C "$mod" -trimpath ${tags:+-tags "$tags"} ${modfile:+-modfile "$modfile"} -ldflags="-s -w $extra" -o "$out" "$pkg"
 	echo "built $name in $((SECONDS - start)) s"
 	exec {lock}>&-
+}
+
+# local_alertmanager writes $am/src, tools/alertmanager's version of Alertmanager's
+# module with a placeholder UI page in ui/app/dist, and $am/go.mod and go.sum, which
+# replace the module with it.
+am="$root/.build/alertmanager"
+local_alertmanager() {
+	local src
+	src="$(go mod download -C tools/alertmanager -json github.com/prometheus/alertmanager | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+	[[ -d "$src" ]] || { echo "Alertmanager's module is not in the module cache ($src)" >&2; exit 1; }
+	rm -rf "$am"
+	mkdir -p "$am"
+	cp -R "$src" "$am/src"
+	chmod -R u+w "$am/src"
+	for ui in elm mantine; do
+		mkdir -p "$am/src/ui/app/dist/$ui"
+		echo '<!DOCTYPE html><title>Alertmanager</title><p>Built without its web UI: use the API (/api/v2).' >"$am/src/ui/app/dist/$ui/index.html"
+	done
+	{ cat tools/alertmanager/go.mod; echo "replace github.com/prometheus/alertmanager => $am/src"; } >"$am/go.mod"
+	cp tools/alertmanager/go.sum "$am/go.sum"
 }
 
 case "${1:-}" in
@@ -43,6 +67,18 @@ promtool)
 	# modules CoreDNS uses too (the Kubernetes client, gRPC, golang.org/x), the packages
 	# it shares with make coredns (built the same way) come from the build cache.
 	CGO_ENABLED=0 tags=remove_all_sd build promtool tools/promtool github.com/prometheus/prometheus/cmd/promtool "first time: about 45 s of CPU after make coredns, 270 s alone"
+	exit 0
+	;;
+alerting)
+	# The server as promtool is built (remove_all_sd: the test's targets are static), from
+	# the same Prometheus version, so most of its packages are promtool's. Without the
+	# builtinassets tag the web UI is not compiled in: the test uses the HTTP API only.
+	CGO_ENABLED=0 tags=remove_all_sd build prometheus tools/prometheus github.com/prometheus/prometheus/cmd/prometheus "first time: about 190 s after promtool"
+	# Alertmanager's module does not ship its web UI's built files (ui/app/dist, made by
+	# npm), which its ui package embeds: it is built from a copy of the module with a
+	# placeholder page there instead, through a replace in a copy of tools/alertmanager's
+	# go.mod. The test uses the HTTP API only.
+	CGO_ENABLED=0 prepare=local_alertmanager modfile="$am/go.mod" build alertmanager tools/alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "first time: about 130 s after the server"
 	exit 0
 	;;
 otelcol)

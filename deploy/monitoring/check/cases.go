@@ -15,10 +15,42 @@ import (
 
 // Cases is alerts-test.yaml: promtool's alert tests, written against recordings.
 type Cases struct {
-	// TargetLabels are the labels a scrape adds to every series (the PodMonitor of
-	// docs/operations.md): each alert carries them.
+	// TargetLabels are the labels a scrape adds to every series, job aside.
 	TargetLabels map[string]string `yaml:"target_labels"`
-	Tests        []Case            `yaml:"tests"`
+	// Jobs scrape every series, each under its own job label: as kube-prometheus-stack's
+	// coredns ServiceMonitor and a PodMonitor both scrape CoreDNS. Every input series
+	// comes once per job.
+	Jobs []string `yaml:"jobs"`
+	// AlertLabels are the target labels each alert keeps (its expression aggregates the
+	// others away): one alert per Pod whatever the jobs.
+	AlertLabels []string `yaml:"alert_labels"`
+	Tests       []Case   `yaml:"tests"`
+}
+
+// scraped returns series (in the exposition format) once per job of c, with the target
+// labels and that job.
+func (c Cases) scraped(series string) []string {
+	if len(c.Jobs) == 0 {
+		return []string{withLabels(series, c.TargetLabels)}
+	}
+	var out []string
+	for _, job := range c.Jobs {
+		labels := maps.Clone(c.TargetLabels)
+		labels["job"] = job
+		out = append(out, withLabels(series, labels))
+	}
+	return out
+}
+
+// alertLabels returns the target labels an alert keeps.
+func (c Cases) alertLabels() map[string]string {
+	labels := map[string]string{}
+	for _, k := range c.AlertLabels {
+		if v, ok := c.TargetLabels[k]; ok {
+			labels[k] = v
+		}
+	}
+	return labels
 }
 
 // Case is one group of promtool alert tests on one input.
@@ -42,8 +74,8 @@ type RepeatSpan struct {
 }
 
 // AlertCheck is one evaluation: at At (MARK+DURATION, or a duration from the start),
-// Alertname fires once for each label set of Firing (the target labels and the rule's
-// added), and not at all when Firing is empty.
+// Alertname fires once for each label set of Firing (with the target labels of
+// AlertLabels and the rule's labels), and not at all when Firing is empty.
 type AlertCheck struct {
 	At        string              `yaml:"at"`
 	Alertname string              `yaml:"alertname"`
@@ -83,6 +115,18 @@ func readYAML(path string, v any) error {
 		return fmt.Errorf("%s: %v", path, err)
 	}
 	return nil
+}
+
+// ReadRuleFile reads a rule file (rules.yaml).
+func ReadRuleFile(path string) (RuleFile, error) {
+	var f RuleFile
+	if err := readYAML(path, &f); err != nil {
+		return RuleFile{}, err
+	}
+	if len(f.Groups) == 0 {
+		return RuleFile{}, fmt.Errorf("%s: no groups", path)
+	}
+	return f, nil
 }
 
 // rules returns rules.yaml's alerting rules by name.
@@ -145,11 +189,15 @@ func WritePromtoolTests(cases Cases, rules RuleFile, rulesPath, dir, out string)
 			rec = rec.Hold(c.Hold)
 			interval = rec.Interval
 			for _, s := range rec.Series {
-				t.InputSeries = append(t.InputSeries, rawSeries{Series: withLabels(s.Name, cases.TargetLabels), Values: s.PromtoolValues()})
+				for _, name := range cases.scraped(s.Name) {
+					t.InputSeries = append(t.InputSeries, rawSeries{Series: name, Values: s.PromtoolValues()})
+				}
 			}
 		} else {
 			for _, s := range c.InputSeries {
-				t.InputSeries = append(t.InputSeries, rawSeries{Series: withLabels(s.Series, cases.TargetLabels), Values: s.Values})
+				for _, name := range cases.scraped(s.Series) {
+					t.InputSeries = append(t.InputSeries, rawSeries{Series: name, Values: s.Values})
+				}
 			}
 		}
 		if interval <= 0 {
@@ -167,7 +215,7 @@ func WritePromtoolTests(cases Cases, rules RuleFile, rulesPath, dir, out string)
 			}
 			pt := promtoolAlertTest{EvalTime: at.String(), Alertname: a.Alertname}
 			for _, extra := range a.Firing {
-				labels := maps.Clone(cases.TargetLabels)
+				labels := cases.alertLabels()
 				maps.Copy(labels, extra)
 				maps.Copy(labels, rule.Labels)
 				ann := map[string]string{}

@@ -5,15 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
-
-// promql is PromQL's parser with Prometheus's default options.
-var promql = parser.NewParser(parser.Options{})
 
 // dashboardQueries returns every PromQL query of dashboard.json: the panels' targets and
 // the variables' label_values(QUERY, LABEL), keyed by where they are.
@@ -113,9 +111,17 @@ func exported(t *testing.T) (metrics, labelNames map[string]bool) {
 			}
 		}
 	}
-	for k := range readCases(t).TargetLabels {
+	cases := readCases(t)
+	for k := range cases.TargetLabels {
 		names[k] = true
 	}
+	if len(cases.Jobs) > 0 {
+		names["job"] = true
+	}
+	// cluster: the label that tells clusters apart where one Prometheus (or Thanos) holds
+	// several; the dashboard's cluster variable is empty where there is none, and
+	// cluster="" then selects the series without it.
+	names["cluster"] = true
 	return metrics, names
 }
 
@@ -165,5 +171,50 @@ func TestDashboardQueries(t *testing.T) {
 		if named == 0 {
 			t.Errorf("%s: %q names no metric", where, q)
 		}
+	}
+}
+
+// TestDashboardCountsEachPodOnce: every panel's query takes each Pod's series once however
+// many jobs scrape it (the stack's coredns ServiceMonitor and a PodMonitor both): each
+// rate or increase is the argument of a max by (namespace, pod, ...) that keeps neither
+// job nor instance; and every series is of the cluster the cluster variable names.
+func TestDashboardCountsEachPodOnce(t *testing.T) {
+	queries := dashboardQueries(t)
+	if queries["variable cluster label"] != "cluster" {
+		t.Errorf("no variable cluster of label_values(QUERY, cluster)")
+	}
+	for where, q := range queries {
+		if strings.HasSuffix(where, " label") || where == "variable cluster" {
+			continue
+		}
+		expr, err := promql.ParseExpr(grafanaVariables.Replace(q))
+		if err != nil {
+			t.Errorf("%s: %v", where, err)
+			continue
+		}
+		parser.Inspect(expr, func(n parser.Node, path []parser.Node) error {
+			switch n := n.(type) {
+			case *parser.VectorSelector:
+				if !slices.ContainsFunc(n.LabelMatchers, func(m *labels.Matcher) bool {
+					return m.Name == "cluster" && m.Type == labels.MatchEqual && m.Value == "$cluster"
+				}) {
+					t.Errorf("%s: %s, want cluster=\"$cluster\" among its matchers", where, n)
+				}
+			case *parser.Call:
+				if !strings.HasPrefix(where, "panel ") || (n.Func.Name != "rate" && n.Func.Name != "increase") {
+					return nil
+				}
+				var agg *parser.AggregateExpr
+				if len(path) > 0 {
+					agg, _ = path[len(path)-1].(*parser.AggregateExpr)
+				}
+				if agg == nil || agg.Op != parser.MAX || agg.Without ||
+					!slices.Contains(agg.Grouping, "namespace") || !slices.Contains(agg.Grouping, "pod") ||
+					slices.Contains(agg.Grouping, "job") || slices.Contains(agg.Grouping, "instance") {
+					t.Errorf("%s: %s is not the argument of a max by (namespace, pod, ...) without job and instance", where, n)
+				}
+			}
+			return nil
+		})
 	}
 }
