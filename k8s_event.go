@@ -41,6 +41,7 @@ func join(c *caddy.Controller, cfg *config) error {
 	if in == nil {
 		in = &instance{p: processPipeline(), cfg: cfg}
 		c.Set(instanceKey{}, in)
+		in.p.newest.Store(in)
 		watchEvents()
 		c.OnFirstStartup(in.firstStartup)
 		c.OnStartup(in.start)
@@ -165,13 +166,29 @@ func (in *instance) restartFailed() error {
 	defer in.mu.Unlock()
 	if !in.stopped {
 		in.p.next.Store(nil)
+		in.p.newest.Store(in) // the new instance, if it was set up, is gone
 	}
 	return nil
 }
 
 // finalShutdown stops the process's pipeline: lines on their way get a bounded time to
-// be written before the process exits.
+// be written before the process exits. Unless a reload is replacing the instance: when
+// the process exits during one, caddy runs the shutdown callbacks of the instance being
+// replaced first, then those of the new one, which is in caddy's list from the start of
+// its setup, and whose lame duck (health's) comes only then; the reload may not have
+// started the new one's k8s_event yet. The reporting then goes on, with the new
+// instance's settings if it has them in effect form already (as the reload would have
+// put them), until the new one's final shutdown stops the pipeline.
 func (in *instance) finalShutdown() error {
+	if newer := in.p.newest.Load(); newer != nil && newer != in {
+		in.mu.Lock()
+		own := in.settings
+		in.mu.Unlock()
+		if next := in.p.next.Load(); next != nil && next != own && in.p.next.CompareAndSwap(next, nil) {
+			in.p.use(next)
+		}
+		return nil
+	}
 	in.p.stop()
 	return nil
 }

@@ -44,11 +44,14 @@ type pipeline struct {
 	opts     options
 	listener *listener              // holds the settings in effect
 	next     atomic.Pointer[config] // a reload's, until caddy says its instance started
-	client   *clientSlot
-	ref      *podReference
-	backlog  *backlog
-	sender   *sender
-	retrier  *retrier // the sink's
+	// newest is the instance with k8s_event set up last: from its setup, the one a
+	// reload under way is starting, until the reload fails (see instance.finalShutdown).
+	newest  atomic.Pointer[instance]
+	client  *clientSlot
+	ref     *podReference
+	backlog *backlog
+	sender  *sender
+	retrier *retrier // the sink's
 
 	ctx       context.Context    // the parts', with the plugin's logger
 	cancel    context.CancelFunc // ends the waits and API calls of every part, at the end of stop
