@@ -28,10 +28,10 @@ endif
 
 # The supported CoreDNS versions (tools/tree/versions.txt: the version kubeadm pins for each
 # Kubernetes minor, and the newest release), and COREDNS_VERSION, the one make coredns and
-# the images build: by default the newest CoreDNS release, the file's last line.
+# the images build: by default the newest Kubernetes minor's.
 VERSIONS_FILE      := $(CURDIR)/tools/tree/versions.txt
 SUPPORTED_VERSIONS := $(shell awk '$$1 ~ /^v/ { print $$1 }' $(VERSIONS_FILE))
-COREDNS_VERSION    ?= $(shell awk '$$1 ~ /^v/ { v = $$1 } END { print v }' $(VERSIONS_FILE))
+COREDNS_VERSION    ?= $(shell awk '$$1 ~ /^v/ && $$2 != "-" { v = $$1 } END { print v }' $(VERSIONS_FILE))
 # CoreDNS's own tree at COREDNS_VERSION with kubeapi and k8s_event (this checkout) added
 # through its plugin.cfg, prepared by tools/tree, which fails when adding the plugin
 # raised any of the tree's requirements; TREE_DIR-stock is the tree as released.
@@ -152,7 +152,7 @@ push-image:
 # version, the build settings, every module compiled in and its version; tools/image
 # sbom.go), CoreDNS, the main module, at COREDNS_VERSION, the tag of the tree it was built
 # in. The linux binaries are the image's, so their SBOMs are the image's. For
-# COREDNS_VERSION only (by default, the newest CoreDNS release).
+# COREDNS_VERSION only (by default, the newest Kubernetes minor's).
 RELEASE_DIR       := $(CURDIR)/.build/release
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 

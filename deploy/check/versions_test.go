@@ -68,12 +68,20 @@ func versionKey(v string) string {
 	return fmt.Sprintf("%06d.%06d.%06d", n[0], n[1], n[2])
 }
 
-// defaultVersion is the CoreDNS version make coredns builds by default: the last
-// listed, the newest release.
+// defaultVersion is the CoreDNS version make coredns builds by default: the newest
+// Kubernetes minor's.
 func defaultVersion(t *testing.T) string {
 	t.Helper()
-	vs := supportedVersions(t)
-	return vs[len(vs)-1].coredns
+	def := ""
+	for _, v := range supportedVersions(t) {
+		if v.minor != "" {
+			def = v.coredns
+		}
+	}
+	if def == "" {
+		t.Fatal("tools/tree/versions.txt: no version a Kubernetes minor pins")
+	}
+	return def
 }
 
 // TestKubeadmPin: the versions file's entry for the Kubernetes release this repository
@@ -110,6 +118,9 @@ func TestKubeadmPin(t *testing.T) {
 		t.Errorf("tools/tree/versions.txt has no line for Kubernetes %s (tools/kube), whose kubeadm pins CoreDNS %s", kube, m[1])
 	case entry.coredns != string(m[1]):
 		t.Errorf("tools/tree/versions.txt: Kubernetes %s pins CoreDNS %s, kubeadm's constants.go says %s", kube, entry.coredns, m[1])
+	}
+	if def := defaultVersion(t); def != string(m[1]) {
+		t.Errorf("make coredns builds CoreDNS %s by default; kubeadm %s, the newest this repository tests, pins %s", def, kube, m[1])
 	}
 }
 

@@ -56,12 +56,21 @@ func parseVersions(data []byte) ([]SupportedVersion, error) {
 	return out, nil
 }
 
-// DefaultCoreDNSVersion returns the version make coredns builds by default: the last
-// listed, the newest CoreDNS release.
+// DefaultCoreDNSVersion returns the version make coredns builds by default: the one
+// kubeadm pins for the newest Kubernetes minor listed.
 func (p Paths) DefaultCoreDNSVersion() (string, error) {
 	vs, err := p.SupportedVersions()
 	if err != nil {
 		return "", err
 	}
-	return vs[len(vs)-1].CoreDNS, nil
+	def := ""
+	for _, v := range vs {
+		if v.Kubernetes != "" {
+			def = v.CoreDNS
+		}
+	}
+	if def == "" {
+		return "", fmt.Errorf("%s: no version pinned by a Kubernetes minor", versionsFile)
+	}
+	return def, nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestDefaultCoreDNSVersionIsTheNewestRelease(t *testing.T) {
+func TestDefaultCoreDNSVersionIsTheNewestKubernetesMinors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, versionsFile, "# comment\nv1.12.0 1.33 v1.33.13\n\nv1.14.6 1.37 v1.37.2\nv1.15.0 - -\n")
 	p := Paths{Root: dir}
@@ -19,8 +19,8 @@ func TestDefaultCoreDNSVersionIsTheNewestRelease(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("SupportedVersions = %v, want %v", got, want)
 	}
-	if v, err := p.DefaultCoreDNSVersion(); err != nil || v != "v1.15.0" {
-		t.Errorf("DefaultCoreDNSVersion = %q, %v; want v1.15.0", v, err)
+	if v, err := p.DefaultCoreDNSVersion(); err != nil || v != "v1.14.6" {
+		t.Errorf("DefaultCoreDNSVersion = %q, %v; want v1.14.6", v, err)
 	}
 }
 
