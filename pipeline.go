@@ -44,14 +44,12 @@ type pipeline struct {
 	opts     options
 	listener *listener              // holds the settings in effect
 	next     atomic.Pointer[config] // a reload's, until caddy says its instance started
-	// newest is the instance with k8s_event set up last: from its setup, the one a
-	// reload under way is starting, until the reload fails (see instance.finalShutdown).
-	newest  atomic.Pointer[instance]
-	client  *clientSlot
-	ref     *podReference
-	backlog *backlog
-	sender  *sender
-	retrier *retrier // the sink's
+	joins    atomic.Uint64          // instances with k8s_event set up so far (instance.seq)
+	client   *clientSlot
+	ref      *podReference
+	backlog  *backlog
+	sender   *sender
+	retrier  *retrier // the sink's
 
 	ctx       context.Context    // the parts', with the plugin's logger
 	cancel    context.CancelFunc // ends the waits and API calls of every part, at the end of stop

@@ -27,6 +27,9 @@ func init() {
 	})
 }
 
+// lameDuckLine is the line the lameduck test plugin logs in its final shutdown.
+const lameDuckLine = "plugin/lameduck: 2 example.org. A: a query during the lame duck"
+
 // SIGTERM during a reload: caddy's list then holds the configuration being replaced and,
 // after it, the new one, and the signal runs the shutdown callbacks of both, in that
 // order. The one being replaced has no lame duck of its own (health's reload stops it);
@@ -35,33 +38,71 @@ func init() {
 // The signal may come before the reload has started the new configuration's k8s_event,
 // or after. (Seen on a node: kubectl rollout restart right after a Corefile change, on
 // CoreDNS 1.14, whose reloads last seconds while forward retries the queries in flight.)
+//
+// Once the new configuration's k8s_event started, its settings take effect, as the
+// reload would have put them: the old one here reports fatal lines only, the new one
+// errors too.
 func TestLineLoggedDuringTheLameDuckOfASIGTERMDuringAReloadIsReported(t *testing.T) {
-	t.Run("new k8s_event started", func(t *testing.T) {
-		sigtermDuringReload(t, "lameduck", "kubeapi", pluginName, "holdstart")
-	})
-	t.Run("new k8s_event not started yet", func(t *testing.T) {
-		sigtermDuringReload(t, "lameduck", "kubeapi", "holdstart", pluginName)
-	})
+	withK8sEvent := func(stanza string) string {
+		return strings.Replace(corefile(stanza), stanza, stanza+"\n  lameduck\n  holdstart", 1)
+	}
+	for _, c := range []struct {
+		name  string
+		order []string
+		from  string
+	}{
+		{"new k8s_event started", []string{"lameduck", "kubeapi", pluginName, "holdstart"}, withK8sEvent("k8s_event {\n level fatal\n }")},
+		{"new k8s_event not started yet", []string{"lameduck", "kubeapi", "holdstart", pluginName}, withK8sEvent("k8s_event")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			withDirectives(t, c.order...)
+			client := fakeAPI(t, true)
+			afterOld := sigtermDuringReload(t, c.from, withK8sEvent("k8s_event"))
+			if !afterOld {
+				t.Error("the old configuration's final shutdown ended the reporting before the new one's lame duck")
+			}
+			evs := events(t, client, testNS)
+			if n, _ := countMessage(evs, lameDuckLine); n != 1 {
+				t.Errorf("the line logged during the new configuration's lame duck was not reported: %s", describe(evs))
+			}
+			if reporting() {
+				t.Error("after every final shutdown the pipeline still reports")
+			}
+		})
+	}
 }
 
-// sigtermDuringReload runs the test above, the reload held in the OnStartup of
-// holdstart, placed in the plugin order as order says.
-func sigtermDuringReload(t *testing.T, order ...string) {
-	withDirectives(t, order...)
+// When the new configuration has no k8s_event, the one being replaced ends the reporting
+// at its final shutdown, with the final flush: nothing after it would.
+func TestSIGTERMDuringAReloadThatDropsThePluginEndsTheReporting(t *testing.T) {
+	withDirectives(t, "lameduck", "kubeapi", pluginName, "holdstart")
 	client := fakeAPI(t, true)
-	contents := strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck\n  holdstart", 1)
-	old := startCoreDNS(t, contents)
+	old := strings.Replace(corefile("k8s_event"), "k8s_event", "k8s_event\n  lameduck\n  holdstart", 1)
+	if afterOld := sigtermDuringReload(t, old, corefile("lameduck\n  holdstart")); afterOld {
+		t.Error("the reporting went on after the final shutdown of the only configuration with k8s_event")
+	}
+	if evs := events(t, client, testNS); len(evs) != 0 {
+		t.Errorf("the new configuration has no k8s_event, yet its lame duck was reported: %s", describe(evs))
+	}
+}
+
+// sigtermDuringReload starts CoreDNS with from, reloads it to to, held in the new
+// configuration's holdstart, and then does what caddy's SIGTERM handler does: the
+// shutdown event, then the shutdown callbacks of every instance in caddy's list, in its
+// order. It tells whether the pipeline still reported after the old configuration's.
+func sigtermDuringReload(t *testing.T, from, to string) (afterOld bool) {
+	t.Helper()
+	old := startCoreDNS(t, from)
 	if n := len(caddy.Instances()); n != 1 {
 		stopInstance(t, old)
 		t.Fatalf("%d caddy instances, want this test's only", n)
 	}
-
 	hold := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	holdStart.Store(&hold)
 	t.Cleanup(func() { holdStart.Store(nil) })
 	reloaded := make(chan *caddy.Instance, 1)
 	go func() {
-		next, err := old.Restart(input(contents + "# reloaded\n"))
+		next, err := old.Restart(input(to))
 		if err != nil {
 			t.Errorf("reload: %v", err)
 		}
@@ -72,37 +113,29 @@ func sigtermDuringReload(t *testing.T, order ...string) {
 	case <-time.After(hangAfter):
 		t.Fatal("the reload did not reach the new configuration's start")
 	}
-	// The reload is under way: the new configuration's k8s_event has started. caddy's
-	// list holds both (the reload waits here, so nothing changes it meanwhile).
+	defer func() {
+		close(hold[1])
+		if next := <-reloaded; next != nil { // the reload stopped old; on failure it is old
+			stopInstance(t, next)
+		}
+	}()
+	// The reload waits here, so nothing changes caddy's list meanwhile.
 	instances := caddy.Instances()
 	if len(instances) != 2 || instances[0] != old {
-		close(hold[1])
 		t.Fatalf("caddy's list during the reload: %d instances, want the old one then the new one", len(instances))
 	}
-
-	// What caddy's SIGTERM handler does: the event, then each instance's callbacks.
 	caddy.EmitEvent(caddy.ShutdownEvent, "SIGTERM")
 	t.Cleanup(func() { exiting.Store(false) })
 	before := lameDuckRuns.Load()
-	var errs []error
-	for _, inst := range instances {
-		errs = append(errs, inst.ShutdownCallbacks()...)
+	if errs := instances[0].ShutdownCallbacks(); len(errs) > 0 {
+		t.Errorf("the old configuration's shutdown callbacks: %v", errs)
 	}
-	if len(errs) > 0 {
-		t.Errorf("shutdown callbacks: %v", errs)
+	afterOld = reporting()
+	if errs := instances[1].ShutdownCallbacks(); len(errs) > 0 {
+		t.Errorf("the new configuration's shutdown callbacks: %v", errs)
 	}
 	if lameDuckRuns.Load() != before+1 {
 		t.Errorf("the lame duck ran %d times, want once (the new configuration's)", lameDuckRuns.Load()-before)
 	}
-	evs := events(t, client, testNS)
-	close(hold[1])
-	if next := <-reloaded; next != nil { // the reload stopped old; on failure it is old
-		stopInstance(t, next)
-	}
-	if n, _ := countMessage(evs, "plugin/lameduck: 2 example.org. A: a query during the lame duck"); n != 1 {
-		t.Errorf("SIGTERM during a reload: the line logged during the new configuration's lame duck was not reported: %s", describe(evs))
-	}
-	if reporting() {
-		t.Error("after every final shutdown the pipeline still reports")
-	}
+	return afterOld
 }
