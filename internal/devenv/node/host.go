@@ -259,9 +259,11 @@ func restoreHost(before HostState) error {
 
 // unmountNetNSDir unmounts /run/netns, which `ip netns add` made a mount point, until no
 // mount is left there: a copy of it can come back from the node's mount namespace while
-// the kernel releases that namespace, after the node's programs have exited.
+// the kernel releases that namespace, after the node's programs have exited. On a loaded
+// machine that has taken more than 10 s (gone within a minute), so the wait is a minute.
 func unmountNetNSDir() error {
-	deadline := time.Now().Add(10 * time.Second)
+	const wait = time.Minute
+	deadline := time.Now().Add(wait)
 	for {
 		if err := unmountUnder(netnsDir); err != nil {
 			return err
@@ -270,7 +272,7 @@ func unmountNetNSDir() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is still a mount point 10 s after the node stopped", netnsDir)
+			return fmt.Errorf("%s is still a mount point %s after the node stopped", netnsDir, wait)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
