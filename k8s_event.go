@@ -130,9 +130,7 @@ func (in *instance) shutdown() error {
 		return nil
 	}
 	in.stopped = true
-	if next := in.p.next.Swap(nil); next != nil {
-		in.p.use(next)
-	} else {
+	if !in.p.useNext() {
 		in.p.listener.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
@@ -185,12 +183,7 @@ func (in *instance) restartFailed() error {
 // the reload would have put them), until the new one's final shutdown stops the pipeline.
 func (in *instance) finalShutdown() error {
 	if in.reloading.Load() > 0 && in.p.joins.Load() > in.seq {
-		in.mu.Lock()
-		own := in.settings
-		in.mu.Unlock()
-		if next := in.p.next.Load(); next != nil && next != own && in.p.next.CompareAndSwap(next, nil) {
-			in.p.use(next)
-		}
+		in.p.useNext()
 		return nil
 	}
 	in.p.stop()

@@ -124,6 +124,16 @@ func (p *pipeline) use(s *config) {
 	}
 }
 
+// useNext puts a reload's settings (next) in effect, if there are any, and reports
+// whether there were.
+func (p *pipeline) useNext() bool {
+	next := p.next.Swap(nil)
+	if next != nil {
+		p.use(next)
+	}
+	return next != nil
+}
+
 // stop ends the pipeline at the process's final shutdown: nothing more is admitted, and
 // what is on its way gets flushTimeout to be written; the rest is dropped and counted.
 // The sender records until then: a line a log call admits as the shutdown begins (it

@@ -120,7 +120,7 @@ func (r *podReference) load() *corev1.ObjectReference { return r.current.Load() 
 // not wait: the lookup goes on with its own backoff. It reports whether the try it waited
 // for failed for a reason a write would retry: the API server, just back, may take the
 // write a moment later, which would then lack the UID.
-func (r *podReference) waitLookup(ctx context.Context) (failedTransiently bool) {
+func (r *podReference) waitLookup(ctx context.Context) (refusedTransiently bool) {
 	select {
 	case <-r.done:
 		return false
@@ -132,7 +132,7 @@ func (r *podReference) waitLookup(ctx context.Context) (failedTransiently bool) 
 	}
 	select {
 	case <-ended:
-		return r.turns.isDue()
+		return r.turns.refusedTransiently()
 	case <-r.done:
 	case <-ctx.Done():
 	}
@@ -239,11 +239,11 @@ func (l *lookupTurns) ask() <-chan struct{} {
 	return l.ended
 }
 
-// isDue tells whether the latest try failed for a reason a write would retry, with an
-// answer of the API server (a 503 or 429, a starting server's 401 or 403): one that
-// answers may take a write a moment later. A try that got no answer says a write would
-// get none either.
-func (l *lookupTurns) isDue() bool {
+// refusedTransiently tells whether the latest try failed for a reason a write would
+// retry, with an answer of the API server (a 503 or 429, a starting server's 401 or
+// 403): one that answers may take a write a moment later. A try that got no answer says
+// a write would get none either.
+func (l *lookupTurns) refusedTransiently() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.due && l.refused && !l.running
@@ -261,7 +261,7 @@ func (l *lookupTurns) begin() {
 }
 
 // end ends a try: final tells whether its failure, if it failed, is one a write would
-// not retry, refused whether the API server answered it (see isDue). The writes waiting
+// not retry, refused whether the API server answered it (see refusedTransiently). The writes waiting
 // for it go on.
 func (l *lookupTurns) end(final, refused bool) {
 	l.mu.Lock()

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -66,7 +65,7 @@ func TestRolloutRestart(t *testing.T) {
 		t.Fatalf("the terminating Pod %s did not go into its lame duck: %v", terminating.Name, err)
 	}
 	lameDuck := lameDuckName(t)
-	lastSeen := watchLameDuck(terminating)
+	lastSeen := watchLameDuck(ctx, terminating)
 	writes, err := watchEventWrites(ctx, terminating)
 	if err != nil {
 		t.Fatal(err)
@@ -167,28 +166,25 @@ func (w *eventWrites) wait(reason, substr string, d time.Duration) error {
 // watchLameDuck scrapes pod's k8s_event metrics and reads its container log every 100 ms
 // until its metrics stop answering (at most a minute); the func it returns gives the last
 // of both, for a failure message: they show whether a line was counted and how it ended.
-func watchLameDuck(pod *corev1.Pod) func() string {
+func watchLameDuck(ctx context.Context, pod *corev1.Pod) func() string {
 	var mu sync.Mutex
 	var metrics, log string
-	var n int
 	go func() {
 		for range 600 {
-			resp, err := metricsClient.Get("http://" + pod.Status.PodIP + ":9153/metrics")
+			m, err := devenv.ScrapeMetricsWith(ctx, metricsClient, pod.Status.PodIP+":9153")
 			if err != nil {
-				break
+				return
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
 			var keep []string
-			for _, l := range strings.Split(string(body), "\n") {
-				if strings.Contains(l, "k8s_event") && !strings.HasPrefix(l, "#") {
-					keep = append(keep, l)
+			for k, v := range m {
+				if strings.HasPrefix(k, "coredns_k8s_event_") {
+					keep = append(keep, fmt.Sprintf("%s %v", k, v))
 				}
 			}
+			slices.Sort(keep)
 			lg, _ := suite.node.ContainerLog(pod, "coredns")
 			mu.Lock()
-			n++
-			metrics = fmt.Sprintf("scrape %d at %s:\n%s", n, time.Now().Format(time.RFC3339Nano), strings.Join(keep, "\n"))
+			metrics = fmt.Sprintf("metrics at %s:\n%s", time.Now().Format(time.RFC3339Nano), strings.Join(keep, "\n"))
 			log = lg
 			mu.Unlock()
 			time.Sleep(100 * time.Millisecond)
