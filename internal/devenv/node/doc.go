@@ -2,9 +2,10 @@
 // etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and
 // containerd (with runc and the CNI bridge plugin), built or installed by the Makefile.
 //
-// Everything runs inside a network namespace of its own (NetNS): the node's bridge, its
-// routes and every iptables rule that kubelet and kube-proxy write live and die with it,
-// and the namespace has no route off the machine, so no packet a test causes can leave it.
+// Everything runs inside a network namespace of its own, held by a file of the node's
+// directory (NetNSPath): the node's bridge, its routes and every iptables rule that
+// kubelet and kube-proxy write live and die with it, and the namespace has no route off
+// the machine, so no packet a test causes can leave it.
 // The test process reaches the node through Dial and InNetNS, and commands through
 // Command (nsenter).
 //

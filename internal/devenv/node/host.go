@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 )
 
 // kubeletSysctls are the kernel settings kubelet sets on start (setupKernelTunables):
@@ -213,7 +212,7 @@ func ofNode(pid string) bool {
 	if strings.Contains(string(cg), "/"+CgroupRoot+"/") {
 		return true
 	}
-	return sameNS(netnsPath, filepath.Join("/proc", pid, "ns/net")) || sameNS(mountNSPath(), filepath.Join("/proc", pid, "ns/mnt"))
+	return sameNS(netnsPath(), filepath.Join("/proc", pid, "ns/net")) || sameNS(mountNSPath(), filepath.Join("/proc", pid, "ns/mnt"))
 }
 
 // sameNS tells whether the namespace files a and b are the same namespace.
@@ -223,17 +222,18 @@ func sameNS(a, b string) bool {
 }
 
 // restoreHost puts back what the node changed on the host, as recorded in before, once
-// its processes are gone: Pods' network namespaces, mounts under the node's directory,
-// the node's cgroups, CNI's cache, the kernel settings, and /run/netns and /var/lib/cni
-// if the node made them.
+// its processes are gone: the mounts under the node's directory (those holding its
+// namespaces among them), the node's cgroups, CNI's cache, the kernel settings, and
+// /var/lib/cni if the node made it. It also removes what a node of an earlier version
+// made in /run/netns, which the node no longer touches.
 func restoreHost(before HostState) error {
 	var errs []error
 	for _, name := range dirNames(netnsDir) {
-		if name != NetNS && !slices.Contains(before.NetNS, name) {
+		if !slices.Contains(before.NetNS, name) {
 			errs = append(errs, run("ip", "netns", "delete", name))
 		}
 	}
-	errs = append(errs, unmountUnder(stateDir()), removeCgroups(), deleteNetNS())
+	errs = append(errs, unmountUnder(stateDir()), removeCgroups())
 	for _, n := range dirNames(cniResults) {
 		if !slices.Contains(before.CNI, "results/"+n) {
 			errs = append(errs, os.Remove(filepath.Join(cniResults, n)))
@@ -246,7 +246,7 @@ func restoreHost(before HostState) error {
 		}
 	}
 	if !slices.Contains(before.NetNS, "") && len(dirNames(netnsDir)) == 0 {
-		errs = append(errs, unmountNetNSDir())
+		errs = append(errs, unmountUnder(netnsDir))
 		os.Remove(netnsDir)
 	}
 	for k, v := range before.Sysctls {
@@ -257,61 +257,9 @@ func restoreHost(before HostState) error {
 	return errors.Join(errs...)
 }
 
-// unmountNetNSDir unmounts /run/netns, which `ip netns add` made a mount point, until no
-// mount is left there: a copy of it can come back from the node's mount namespace while
-// the kernel releases that namespace, after the node's programs have exited. On a loaded
-// machine that has taken more than a minute (and less than two), so the wait is three;
-// when it ends, the processes in another mount namespace are named.
-func unmountNetNSDir() error {
-	const wait = 3 * time.Minute
-	start := time.Now()
-	deadline := start.Add(wait)
-	for {
-		if err := unmountUnder(netnsDir); err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(mountPoints(), func(p string) bool { return under(p, netnsDir) }) {
-			if d := time.Since(start); d > 10*time.Second {
-				fmt.Fprintf(os.Stderr, "%s stopped being a mount point %s after the node stopped\n", netnsDir, d.Round(time.Second))
-			}
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is still a mount point %s after the node stopped; processes in another mount namespace: %s",
-				netnsDir, wait, otherMountNSProcesses())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func run(name string, args ...string) error {
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}
 	return nil
-}
-
-// otherMountNSProcesses names the processes whose mount namespace is not this process's,
-// as "PID (COMMAND)", or says there are none.
-func otherMountNSProcesses() string {
-	self, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		return err.Error()
-	}
-	var found []string
-	for _, pid := range dirNames("/proc") {
-		if strings.Trim(pid, "0123456789") != "" {
-			continue
-		}
-		ns, err := os.Readlink(filepath.Join("/proc", pid, "ns/mnt"))
-		if err != nil || ns == self {
-			continue
-		}
-		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-		found = append(found, fmt.Sprintf("%s (%s)", pid, strings.TrimSpace(string(comm))))
-	}
-	if len(found) == 0 {
-		return "none"
-	}
-	return strings.Join(found, ", ")
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -31,10 +30,9 @@ var privatePaths = []string{
 // changing the host, and anything else a program adds there stays in the namespace.
 var rebuiltDirs = []string{"/var/lib", "/var/log", "/run", "/etc", "/opt"}
 
-// mountNSPath is the node's mount namespace, bind-mounted onto a file of its directory
-// (in a private mount of its own, so the bind reaches no other namespace): it lives as
-// long as that mount, and goes with the node's directory's mounts (restoreHost).
-func mountNSPath() string { return filepath.Join(stateDir(), "ns", "mnt") }
+// mountNSPath holds the node's mount namespace (nsDir): it lives as long as that mount,
+// and goes with the node's directory's mounts (restoreHost).
+func mountNSPath() string { return filepath.Join(nsDir(), "mnt") }
 
 // hostPathsDir is where the node's private paths live on the host: /var/lib/kubelet is
 // hostPathsDir()/var/lib/kubelet.
@@ -42,56 +40,21 @@ func hostPathsDir() string { return filepath.Join(stateDir(), "host") }
 
 // createMountNS makes the node's mount namespace: a copy of the host's, slave to it (a
 // mount the host makes or removes reaches the node, never the other way), with
-// rebuiltDirs rebuilt and privatePaths bound to the node's directory. It runs on a thread
-// of its own, which ends once the namespace is held by mountNSPath.
+// rebuiltDirs rebuilt and privatePaths bound to the node's directory.
 func createMountNS() error {
-	nsDir := filepath.Dir(mountNSPath())
-	if err := os.MkdirAll(nsDir, 0o700); err != nil {
-		return err
-	}
 	for _, p := range privatePaths {
 		if err := os.MkdirAll(filepath.Join(hostPathsDir(), p), 0o755); err != nil {
 			return err
 		}
 	}
-	if err := os.WriteFile(mountNSPath(), nil, 0o600); err != nil {
-		return err
-	}
-	if err := unix.Mount(nsDir, nsDir, "", unix.MS_BIND, ""); err != nil {
-		return &os.PathError{Op: "bind-mount", Path: nsDir, Err: err}
-	}
-	if err := unix.Mount("", nsDir, "", unix.MS_PRIVATE, ""); err != nil {
-		return &os.PathError{Op: "make private", Path: nsDir, Err: err}
-	}
-	made, held := make(chan error, 1), make(chan struct{})
-	var tid int
-	go func() {
-		// Never unlocked: the thread is in the node's namespace, and ends with the goroutine.
-		runtime.LockOSThread()
-		tid = unix.Gettid()
-		made <- setUpMountNS()
-		<-held
-	}()
-	err := <-made
-	if err == nil {
-		ns := fmt.Sprintf("/proc/%d/task/%d/ns/mnt", os.Getpid(), tid)
-		if err = unix.Mount(ns, mountNSPath(), "", unix.MS_BIND, ""); err != nil {
-			err = &os.PathError{Op: "bind-mount the node's mount namespace onto", Path: mountNSPath(), Err: err}
-		}
-	}
-	close(held)
-	if err != nil {
+	if err := holdNewNamespace(unix.CLONE_NEWNS, "mnt", mountNSPath(), setUpMountNS); err != nil {
 		return fmt.Errorf("making the node's mount namespace: %w", err)
 	}
 	return nil
 }
 
-// setUpMountNS moves the calling thread, locked, into a new mount namespace and sets it
-// up.
+// setUpMountNS sets up the new mount namespace of the calling thread, locked.
 func setUpMountNS() error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("unshare: %w", err)
-	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return &os.PathError{Op: "make slave", Path: "/", Err: err}
 	}
@@ -99,6 +62,11 @@ func setUpMountNS() error {
 		if err := rebuildDir(dir); err != nil {
 			return err
 		}
+	}
+	// The copy of nsDir holds the node's network namespace: the node's programs have no
+	// use for it, and without it the namespace lives only as long as the host's mount.
+	if err := unix.Unmount(nsDir(), unix.MNT_DETACH); err != nil {
+		return &os.PathError{Op: "unmount", Path: nsDir(), Err: err}
 	}
 	return nil
 }
@@ -179,5 +147,5 @@ func addHostEntry(dir string, hostDir int, e os.DirEntry) error {
 // nsenterArgs are nsenter's arguments that run a command inside the node's namespaces,
 // in the working directory it was started in.
 func nsenterArgs() []string {
-	return []string{"--mount=" + mountNSPath(), "--net=" + netnsPath, "--wd=."}
+	return []string{"--mount=" + mountNSPath(), "--net=" + netnsPath(), "--wd=."}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -20,7 +19,6 @@ import (
 // resolver of Pods with dnsPolicy Default, where nothing listens: a forwarded query
 // fails there at once instead of leaving the machine.
 const (
-	NetNS         = "k8s-event-node"
 	Bridge        = "k8sev0"
 	NodeIP        = "10.200.0.1"
 	PodSubnet     = "10.200.0.0/24"
@@ -29,39 +27,34 @@ const (
 	APIServerPort = "6443"
 )
 
-// netnsPath is where `ip netns` mounts the namespace.
-var netnsPath = filepath.Join("/run/netns", NetNS)
+// netnsPath holds the node's network namespace (nsDir).
+func netnsPath() string { return filepath.Join(nsDir(), "net") }
+
+// NetNSPath is the file that holds the node's network namespace: what nsenter --net=
+// takes to run a command in the node's network.
+func NetNSPath() string { return netnsPath() }
 
 // createNetNS makes the namespace with its loopback and bridge up, a route for the
-// Services' range, and IP forwarding on inside it (a Pod reaches a Service's Pod through the node: ClusterIP, DNAT, bridge).
+// Services' range, and IP forwarding on inside it (a Pod reaches a Service's Pod through
+// the node: ClusterIP, DNAT, bridge).
 func createNetNS() error {
+	if err := holdNewNamespace(unix.CLONE_NEWNET, "net", netnsPath(), nil); err != nil {
+		return fmt.Errorf("making the node's network namespace: %w", err)
+	}
 	steps := [][]string{
-		{"ip", "netns", "add", NetNS},
-		{"ip", "-n", NetNS, "link", "set", "lo", "up"},
-		{"ip", "-n", NetNS, "link", "add", Bridge, "type", "bridge"},
-		{"ip", "-n", NetNS, "addr", "add", NodeIP + "/24", "dev", Bridge},
-		{"ip", "-n", NetNS, "link", "set", Bridge, "up"},
+		{"ip", "link", "set", "lo", "up"},
+		{"ip", "link", "add", Bridge, "type", "bridge"},
+		{"ip", "addr", "add", NodeIP + "/24", "dev", Bridge},
+		{"ip", "link", "set", Bridge, "up"},
 		// The Services' addresses: kube-proxy's rules take a packet sent there from the
 		// node itself only once a route has chosen its way out.
-		{"ip", "-n", NetNS, "route", "add", ServiceSubnet, "dev", Bridge},
-		{"ip", "netns", "exec", NetNS, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+		{"ip", "route", "add", ServiceSubnet, "dev", Bridge},
+		{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
 	}
 	for _, s := range steps {
-		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(s, " "), err, out)
+		if out, err := exec.Command("nsenter", append([]string{"--net=" + netnsPath(), "--"}, s...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s in the node's network namespace: %v: %s", strings.Join(s, " "), err, out)
 		}
-	}
-	return nil
-}
-
-// deleteNetNS removes the namespace; with it go the bridge, the routes and every
-// iptables rule made inside it.
-func deleteNetNS() error {
-	if _, err := os.Stat(netnsPath); os.IsNotExist(err) {
-		return nil
-	}
-	if out, err := exec.Command("ip", "netns", "delete", NetNS).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip netns delete %s: %v: %s", NetNS, err, out)
 	}
 	return nil
 }
@@ -82,7 +75,7 @@ func InNetNS(f func() error) error {
 			return
 		}
 		defer unix.Close(own)
-		node, err := unix.Open(netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		node, err := unix.Open(netnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("opening the node's network namespace: %w", err)

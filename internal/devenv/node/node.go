@@ -80,7 +80,7 @@ func Start(ctx context.Context, binDir string, images Images) (_ *Node, err erro
 	if err := os.WriteFile(n.path("host-state.json"), saved, 0o644); err != nil {
 		return n, err
 	}
-	steps := []func() error{n.makeTokens, n.writeServiceAccountKey, n.writeConfig, makeCgroups, createNetNS, createMountNS}
+	steps := []func() error{n.makeTokens, n.writeServiceAccountKey, n.writeConfig, makeCgroups, makeNSDir, createNetNS, createMountNS}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return n, err

@@ -108,8 +108,8 @@ func run(ctx context.Context, once bool) (*node.Node, error) {
 	if once {
 		return n, nil
 	}
-	fmt.Printf("\nThe node keeps running until Ctrl-C. Its programs' logs are in %s; kubectl reaches it from inside its network namespace:\n\n    nsenter --net=/run/netns/%s %s --kubeconfig %s get events -n kube-system\n",
-		filepath.Join(n.Dir(), "logs"), node.NetNS, filepath.Join(paths.BinDir, "kubectl"), n.AdminKubeconfig())
+	fmt.Printf("\nThe node keeps running until Ctrl-C. Its programs' logs are in %s; kubectl reaches it from inside its network namespace:\n\n    nsenter --net=%s %s --kubeconfig %s get events -n kube-system\n",
+		filepath.Join(n.Dir(), "logs"), node.NetNSPath(), filepath.Join(paths.BinDir, "kubectl"), n.AdminKubeconfig())
 	<-ctx.Done()
 	return n, nil
 }
