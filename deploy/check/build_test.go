@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,11 +151,14 @@ type workflow struct {
 type job struct {
 	Needs       stringList        `yaml:"needs"`
 	Permissions map[string]string `yaml:"permissions"`
-	Steps       []struct {
-		Uses string            `yaml:"uses"`
-		Run  string            `yaml:"run"`
-		With map[string]string `yaml:"with"`
-	} `yaml:"steps"`
+	Steps       []step            `yaml:"steps"`
+}
+
+// step is a job's step.
+type step struct {
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
 }
 
 // stringList is a YAML string or list of strings, as `needs` may be.
@@ -306,5 +310,11 @@ func TestReleaseWorkflow(t *testing.T) {
 	}
 	if has(`make image\b`) {
 		t.Error("release.yml builds an image of its own: publish the one make test built")
+	}
+	if has(`--generate-notes`) || !has(`(?m)^\s*tools/release-notes\.sh "\$GITHUB_REF_NAME" > "(\S+)"\n\s*gh release create .*\n.*--notes-file "\S+"`) {
+		t.Error("release.yml: the GitHub release's text is not the tag's section of CHANGELOG.md (tools/release-notes.sh, gh release create --notes-file)")
+	}
+	if s := w.Jobs["test"].Steps; !slices.ContainsFunc(s, func(s step) bool { return strings.HasPrefix(s.Run, "tools/release-notes.sh ") }) {
+		t.Error("release.yml: the test job does not check first that CHANGELOG.md has the tag's section")
 	}
 }
