@@ -12,12 +12,16 @@
 //	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
 //	image sbom -binary FILE -name NAME -version vX.Y.Z -epoch SECONDS -out FILE [-main-version vX.Y.Z]
 //	image sbom-check -sbom FILE -binary FILE [-main-version vX.Y.Z]
+//	image digests -tar FILE
+//	image change-tagged -ref REGISTRY/PATH:TAG
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
 // (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM
 // (sbom.go); release-check checks the SBOMs against the image's binaries
 // (sbomcheck.go), runs push-image against registry, then pulled (registry.go);
-// recipe.go says what each image holds.
+// recipe.go says what each image holds. tools/sign-check.sh (make sign-check) signs and
+// attests the digests that digests prints, and shows with change-tagged that an image
+// changed after signing fails verification (signing.go).
 package main
 
 import (
@@ -44,7 +48,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests or change-tagged")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
@@ -61,8 +65,12 @@ func run(args []string) error {
 		return writeSBOM(args)
 	case "sbom-check":
 		return sbomCheck(args)
+	case "digests":
+		return printDigests(args)
+	case "change-tagged":
+		return changeTag(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests or change-tagged", cmd)
 	}
 }
 
