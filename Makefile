@@ -15,7 +15,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns coredns-tree coredns-version matrix image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
-	promtool otelcol alerting-bin release-binaries release-check run test unit lint deploy-check monitoring-check helm-check \
+	promtool otelcol alerting-bin release-binaries release-check sign-check cosign vulncheck govulncheck run test unit lint deploy-check monitoring-check helm-check \
 	e2e consumer alerting node fuzz bench clean
 
 all: coredns
@@ -200,6 +200,50 @@ release-check: image
 		go run -C $(CURDIR)/tools/image . pulled -tar $(IMAGE_TAR) \
 		-repository $$REGISTRY/k8s-event/coredns -version $(RELEASE_CHECK_VERSION) -coredns $(COREDNS_VERSION)'
 
+# The release's signing as a dry run (tools/sign-check.sh), against an in-memory registry
+# on a loopback port: make push-image's push of IMAGE_TAR, the image index and each
+# platform's image signed by digest with cosign and a key pair made for the run, each
+# platform's SBOM and a build provenance statement attached as attestations, the
+# signatures and attestations verified with the public key, and then verification shown
+# to fail once the tag names a changed image. Not part of make test: cosign's first build
+# would take it over its budget (docs/development.md); the test workflow runs it in a job
+# of its own.
+SIGN_CHECK_DIR := $(CURDIR)/.build/sign-check
+
+sign-check: image cosign
+	$(NICE) go run -C tools/image . registry -run 'COSIGN=$(BIN_DIR)/cosign IMAGE_TAR=$(IMAGE_TAR) \
+		IMAGE_DIR=$(IMAGE_DIR) VERSION=$(RELEASE_CHECK_VERSION) COREDNS_VERSION=$(COREDNS_VERSION) \
+		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GIT_COMMIT=$(GIT_COMMIT) OUT=$(SIGN_CHECK_DIR) \
+		$(CURDIR)/tools/sign-check.sh'
+
+# govulncheck on ./coredns, the binary the image ships (binary mode: the vulnerable
+# functions built into it), against VULNDB: by default the Go vulnerability database as
+# golang.org/x/vulndb's OSV files at the version tools/vuln pins, from the Go module proxy
+# (no other network); VULNDB=https://vuln.go.dev reads the live one. tools/vuln/policy
+# applies SECURITY.md's policy: a called vulnerability of the standard library
+# (VULNCHECK_STDLIB) or of a module (VULNCHECK_MODULES) fails with block and is printed
+# only with report; code that is not called is always printed only. make lint runs it
+# with both set to report (SECURITY.md says why).
+VULNDB             = file://$(shell go mod download -C tools/vuln -json golang.org/x/vulndb | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')/data/osv
+VULNCHECK_STDLIB  ?= block
+VULNCHECK_MODULES ?= block
+
+vulncheck_run = mkdir -p .build && \
+	$(NICE) $(BIN_DIR)/govulncheck -format json -mode binary -db $(VULNDB) $(COREDNS) > .build/vulncheck.json && \
+	$(NICE) go run -C tools/vuln ./policy -stdlib $(1) -modules $(2) < .build/vulncheck.json
+
+vulncheck: coredns govulncheck
+	$(call vulncheck_run,$(VULNCHECK_STDLIB),$(VULNCHECK_MODULES))
+
+# govulncheck at a pinned version (tools/vuln), cached in .bin/.
+govulncheck:
+	$(NICE) tools/build.sh govulncheck
+
+# Sigstore's cosign at a pinned version (tools/cosign), cached in .bin/: make sign-check
+# signs and verifies with it.
+cosign:
+	$(NICE) tools/build.sh cosign
+
 # etcd, kube-apiserver, kubectl and kubeadm at pinned versions, cached in .bin/.
 controlplane:
 	tools/build.sh
@@ -270,8 +314,9 @@ test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node release-check NICE='nice -n 10'
 
 # After ./coredns, whose compiles its vet of the root module reuses. gofmt checks this
-# repository's Go files (not CoreDNS's trees under .build).
-lint: coredns
+# repository's Go files (not CoreDNS's trees under .build). govulncheck reports on
+# ./coredns (make vulncheck, both kinds set to report).
+lint: coredns govulncheck
 	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \
 		git cat-file --batch-check='%(objectsize) %(rest)' | awk '$$1 ~ /^[0-9]+$$/ && $$1 > $(MAX_FILE_BYTES)'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build products belong in .gitignore):"; echo "$$big"; exit 1; fi
@@ -285,6 +330,8 @@ lint: coredns
 	$(call vet,deploy/monitoring/check)
 	$(call vet,tools/image)
 	$(call vet,tools/tree)
+	$(call vet,tools/vuln)
+	$(call vulncheck_run,report,report)
 
 unit: deploy-check image-check monitoring-check
 	$(NICE) $(GO_TEST) ./...
