@@ -14,6 +14,7 @@
 //	image sbom-check -sbom FILE -binary FILE [-main-version vX.Y.Z]
 //	image digests -tar FILE
 //	image change-tagged -ref REGISTRY/PATH:TAG
+//	image extract -tar FILE -platform OS/ARCH -path PATH -out FILE
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
 // (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM
@@ -48,7 +49,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests or change-tagged")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged or extract")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
@@ -69,8 +70,10 @@ func run(args []string) error {
 		return printDigests(args)
 	case "change-tagged":
 		return changeTag(args)
+	case "extract":
+		return extractFile(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests or change-tagged", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged or extract", cmd)
 	}
 }
 
