@@ -201,18 +201,19 @@ release-check: image
 		-repository $$REGISTRY/k8s-event/coredns -version $(RELEASE_CHECK_VERSION) -coredns $(COREDNS_VERSION)'
 
 # The release's signing as a dry run (tools/sign-check.sh), against an in-memory registry
-# on a loopback port: make push-image's push of IMAGE_TAR, the image index and each
-# platform's image signed by digest with cosign and a key pair made for the run, each
-# platform's SBOM and a build provenance statement attached as attestations, the
-# signatures and attestations verified with the public key, and then verification shown
-# to fail once the tag names a changed image. Not part of make test: cosign's first build
+# on a loopback port: make push-image's push of IMAGE_TAR, then what the release workflow
+# runs keylessly (tools/sign-image.sh) with cosign and a key pair made for the run: the
+# image index and each platform's image signed by digest, each platform's SBOM and a
+# build provenance statement attached as attestations, the signatures and attestations
+# verified with the public key; and then verification shown to fail once the tag names a
+# changed image. Not part of make test: cosign's first build
 # would take it over its budget (docs/development.md); the test workflow runs it in a job
 # of its own.
 SIGN_CHECK_DIR := $(CURDIR)/.build/sign-check
 
 sign-check: image cosign
 	$(NICE) go run -C tools/image . registry -run 'COSIGN=$(BIN_DIR)/cosign IMAGE_TAR=$(IMAGE_TAR) \
-		IMAGE_DIR=$(IMAGE_DIR) VERSION=$(RELEASE_CHECK_VERSION) COREDNS_VERSION=$(COREDNS_VERSION) \
+		VERSION=$(RELEASE_CHECK_VERSION) COREDNS_VERSION=$(COREDNS_VERSION) \
 		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GIT_COMMIT=$(GIT_COMMIT) OUT=$(SIGN_CHECK_DIR) \
 		$(CURDIR)/tools/sign-check.sh'
 
