@@ -15,7 +15,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns coredns-tree coredns-version matrix image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
-	promtool otelcol alerting-bin release-binaries release-check sign-check cosign vulncheck govulncheck run test unit lint deploy-check monitoring-check helm-check \
+	promtool otelcol alerting-bin release-binaries release-check sign-check sign-image cosign vulncheck govulncheck run test unit lint deploy-check monitoring-check helm-check \
 	e2e consumer alerting node fuzz bench clean
 
 all: coredns
@@ -179,7 +179,7 @@ release-binaries:
 # registry on a loopback port (tools/image registry), then its tags listed and pulled
 # back (tools/image pulled): the release's one tag (tools/image tag.go, as push-image
 # names it) and no other, the image make test checked (IMAGE_TAR) by digest.
-RELEASE_CHECK_VERSION := v0.0.0
+RELEASE_CHECK_VERSION ?= v0.0.0
 RELEASE_CHECK_DIR     := $(CURDIR)/.build/release-check
 
 release-check: image
@@ -239,6 +239,16 @@ vulncheck: coredns govulncheck
 # govulncheck at a pinned version (tools/vuln), cached in .bin/.
 govulncheck:
 	$(NICE) tools/build.sh govulncheck
+
+# Signs and attests IMAGE_TAR where make push-image pushed it (IMAGE_REPOSITORY, for
+# release VERSION) and verifies the signature and attestations (tools/sign-image.sh):
+# keyless, verified against CERT_IDENTITY and CERT_ISSUER, as the release workflow runs it;
+# BUILDER names the build in the provenance statement.
+sign-image: cosign
+	COSIGN=$(BIN_DIR)/cosign IMAGE_TAR=$(IMAGE_TAR) REPOSITORY=$(IMAGE_REPOSITORY) VERSION=$(VERSION) \
+		COREDNS_VERSION=$(COREDNS_VERSION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GIT_COMMIT=$(GIT_COMMIT) \
+		BUILDER='$(BUILDER)' CERT_IDENTITY='$(CERT_IDENTITY)' CERT_ISSUER='$(CERT_ISSUER)' \
+		OUT=$(CURDIR)/.build/sign-image tools/sign-image.sh
 
 # Sigstore's cosign at a pinned version (tools/cosign), cached in .bin/: make sign-check
 # signs and verifies with it.

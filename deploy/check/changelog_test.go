@@ -93,17 +93,18 @@ func TestReleaseNotes(t *testing.T) {
 }
 
 var (
-	changelogVersion = regexp.MustCompile(`^## \[(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\] - \d{4}-\d{2}-\d{2}$`)
+	changelogVersion = regexp.MustCompile(`^## \[(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\] - (\d{4}-\d{2}-\d{2}|Unreleased)$`)
 	changelogKinds   = map[string]bool{"Added": true, "Changed": true, "Deprecated": true, "Removed": true, "Fixed": true, "Security": true}
 )
 
-// TestChangelog: CHANGELOG.md is in Keep a Changelog form: Unreleased first, then dated
-// version sections newest first, each holding only the standard subsections, each
-// subsection once; every version's section is what tools/release-notes.sh publishes for
-// its tag.
+// TestChangelog: CHANGELOG.md is in Keep a Changelog form: Unreleased first, then version
+// sections newest first, dated but for the newest, which may be the one being prepared
+// (- Unreleased); each holds only the standard subsections, each once; every dated
+// version's section is what tools/release-notes.sh publishes for its tag.
 func TestChangelog(t *testing.T) {
 	text := readText(t, "CHANGELOG.md")
 	var sections []string
+	var preparing string // the version being prepared, not tagged yet
 	seen := map[string]bool{}
 	for i, line := range strings.Split(text, "\n") {
 		switch {
@@ -116,6 +117,12 @@ func TestChangelog(t *testing.T) {
 					continue
 				}
 				name = m[1]
+				if m[2] == "Unreleased" && len(sections) != 1 {
+					t.Errorf("CHANGELOG.md:%d: %s is Unreleased: only the newest version, the one being prepared, may be", i+1, name)
+				}
+				if m[2] == "Unreleased" {
+					preparing = name
+				}
 				if n := len(sections); n > 0 && sections[n-1] != "Unreleased" && !(versionKey("v"+name) < versionKey("v"+sections[n-1])) {
 					t.Errorf("CHANGELOG.md:%d: %s after %s: want the newest first", i+1, name, sections[n-1])
 				}
@@ -139,6 +146,9 @@ func TestChangelog(t *testing.T) {
 		t.Fatal("CHANGELOG.md: no ## [Unreleased] section first: changes go there until they are released")
 	}
 	for _, version := range sections[1:] {
+		if version == preparing {
+			continue // tools/release-notes.sh refuses it until it has its date
+		}
 		if notes, stderr, ok := releaseNotes(t, "v"+version, repoPath("CHANGELOG.md")); !ok || notes == "" {
 			t.Errorf("tools/release-notes.sh v%s: no release text from CHANGELOG.md (%s)", version, stderr)
 		}
