@@ -29,6 +29,9 @@ type instance struct {
 	caddy    *caddy.Instance // the caddy instance, once caddy says it started
 
 	shutdownFirst sync.Once // see restart
+
+	seq       uint64       // pipeline.joins when this instance was set up
+	reloading atomic.Int32 // reloads of this instance under way (see finalShutdown)
 }
 
 type instanceKey struct{}
@@ -41,6 +44,7 @@ func join(c *caddy.Controller, cfg *config) error {
 	if in == nil {
 		in = &instance{p: processPipeline(), cfg: cfg}
 		c.Set(instanceKey{}, in)
+		in.seq = in.p.joins.Add(1)
 		watchEvents()
 		c.OnFirstStartup(in.firstStartup)
 		c.OnStartup(in.start)
@@ -126,9 +130,7 @@ func (in *instance) shutdown() error {
 		return nil
 	}
 	in.stopped = true
-	if next := in.p.next.Swap(nil); next != nil {
-		in.p.use(next)
-	} else {
+	if !in.p.useNext() {
 		in.p.listener.settings.CompareAndSwap(in.settings, nil)
 	}
 	return nil
@@ -143,6 +145,7 @@ func (in *instance) shutdown() error {
 // reloads, before it reads the shutdown callbacks, and shutdownFirst orders two
 // reloads of one instance at once.
 func (in *instance) restart() error {
+	in.reloading.Add(1)
 	in.mu.Lock()
 	ci := in.caddy
 	in.mu.Unlock()
@@ -161,6 +164,7 @@ func (in *instance) restart() error {
 // put the new instance's settings in effect already, or stopped the reporting if the
 // new configuration has no k8s_event.
 func (in *instance) restartFailed() error {
+	in.reloading.Add(-1)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if !in.stopped {
@@ -170,8 +174,18 @@ func (in *instance) restartFailed() error {
 }
 
 // finalShutdown stops the process's pipeline: lines on their way get a bounded time to
-// be written before the process exits.
+// be written before the process exits. Unless a reload is replacing the instance with one
+// that has k8s_event too: when the process exits during a reload, caddy runs the shutdown
+// callbacks of the instance being replaced first, then those of the new one, which is in
+// caddy's list from the start of its setup, and whose lame duck (health's) comes only
+// then; the reload may not have started the new one's k8s_event yet. The reporting then
+// goes on, with the new instance's settings if it has them in effect form already (as
+// the reload would have put them), until the new one's final shutdown stops the pipeline.
 func (in *instance) finalShutdown() error {
+	if in.reloading.Load() > 0 && in.p.joins.Load() > in.seq {
+		in.p.useNext()
+		return nil
+	}
 	in.p.stop()
 	return nil
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // lameduck is a test plugin that logs an error line in its OnFinalShutdown, as a query
-// that fails while the *health* plugin's lame duck keeps CoreDNS serving after SIGTERM.
+// that fails while the *health* plugin's lame duck keeps CoreDNS serving after SIGTERM;
+// as health's, the lame duck is the serving configuration's, not one a reload replaces.
 var (
 	lameDuckLog  = clog.NewWithPlugin("lameduck")
 	lameDuckRuns atomic.Int32 // lines it logged
@@ -24,7 +25,21 @@ var (
 
 func init() {
 	plugin.Register("lameduck", func(c *caddy.Controller) error {
+		// Like health, a configuration being replaced has no lame duck of its own: the
+		// new one serves, and holds the lame duck when the process exits.
+		var replaced atomic.Bool
+		c.OnRestart(func() error {
+			replaced.Store(true)
+			return nil
+		})
+		c.OnRestartFailed(func() error {
+			replaced.Store(false)
+			return nil
+		})
 		c.OnFinalShutdown(func() error {
+			if replaced.Load() {
+				return nil
+			}
 			lameDuckLog.Error("2 example.org. A: a query during the lame duck")
 			lameDuckRuns.Add(1)
 			return nil

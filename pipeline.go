@@ -44,6 +44,7 @@ type pipeline struct {
 	opts     options
 	listener *listener              // holds the settings in effect
 	next     atomic.Pointer[config] // a reload's, until caddy says its instance started
+	joins    atomic.Uint64          // instances with k8s_event set up so far (instance.seq)
 	client   *clientSlot
 	ref      *podReference
 	backlog  *backlog
@@ -121,6 +122,16 @@ func (p *pipeline) use(s *config) {
 	if s.client != nil {
 		p.client.store(s.client)
 	}
+}
+
+// useNext puts a reload's settings (next) in effect, if there are any, and reports
+// whether there were.
+func (p *pipeline) useNext() bool {
+	next := p.next.Swap(nil)
+	if next != nil {
+		p.use(next)
+	}
+	return next != nil
 }
 
 // stop ends the pipeline at the process's final shutdown: nothing more is admitted, and

@@ -117,22 +117,26 @@ func (r *podReference) load() *corev1.ObjectReference { return r.current.Load() 
 // lookup tried at once, and waits for that try; it waits too for a try that is running,
 // the first one included. A lookup try is bounded by the API timeout, and ctx may end
 // the wait first. After a final failure (list pods forbidden, the Pod not found) it does
-// not wait: the lookup goes on with its own backoff.
-func (r *podReference) waitLookup(ctx context.Context) {
+// not wait: the lookup goes on with its own backoff. It reports whether the try it waited
+// for failed for a reason a write would retry: the API server, just back, may take the
+// write a moment later, which would then lack the UID.
+func (r *podReference) waitLookup(ctx context.Context) (refusedTransiently bool) {
 	select {
 	case <-r.done:
-		return
+		return false
 	default:
 	}
 	ended := r.turns.ask()
 	if ended == nil {
-		return
+		return false
 	}
 	select {
 	case <-ended:
+		return r.turns.refusedTransiently()
 	case <-r.done:
 	case <-ctx.Done():
 	}
+	return false
 }
 
 // lookup makes the involved object of the events final: without COREDNS_POD_UID it looks
@@ -146,11 +150,11 @@ func (r *podReference) lookup(ctx context.Context) {
 	if !id.hasPod() {
 		r.log.printf(kindIdentity, "%s or %s is not set: reporting events on namespace %q instead of the CoreDNS Pod",
 			envPodName, envNamespace, metav1.NamespaceDefault)
-		r.turns.end(true)
+		r.turns.end(true, false)
 		return
 	}
 	if id.podUID != "" {
-		r.turns.end(true)
+		r.turns.end(true, false)
 		return
 	}
 	var wait time.Duration
@@ -161,7 +165,7 @@ func (r *podReference) lookup(ctx context.Context) {
 		if err != nil && !isStatus(err) {
 			seen = failures{} // unreachable again: a starting server's refusals count from here
 		}
-		r.turns.end(err == nil || !seen.retryable(err))
+		r.turns.end(err == nil || !seen.retryable(err), err != nil && isStatus(err))
 		if err == nil {
 			return
 		}
@@ -209,8 +213,9 @@ type lookupTurns struct {
 	running bool          // a try runs
 	// due: the latest try failed for a reason a write would be retried for (no answer,
 	// a 5xx or 429, a starting API server's 401 or 403); set before the first try.
-	due bool
-	now chan struct{} // asks the lookup, waiting for its backoff, for a try at once
+	due     bool
+	refused bool          // the latest try failed with an answer of the API server
+	now     chan struct{} // asks the lookup, waiting for its backoff, for a try at once
 }
 
 func newLookupTurns() lookupTurns {
@@ -234,6 +239,16 @@ func (l *lookupTurns) ask() <-chan struct{} {
 	return l.ended
 }
 
+// refusedTransiently tells whether the latest try failed for a reason a write would
+// retry, with an answer of the API server (a 503 or 429, a starting server's 401 or
+// 403): one that answers may take a write a moment later. A try that got no answer says
+// a write would get none either.
+func (l *lookupTurns) refusedTransiently() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.due && l.refused && !l.running
+}
+
 // begin marks a try as running; a request for one made before it is met by it.
 func (l *lookupTurns) begin() {
 	l.mu.Lock()
@@ -246,12 +261,14 @@ func (l *lookupTurns) begin() {
 }
 
 // end ends a try: final tells whether its failure, if it failed, is one a write would
-// not retry. The writes waiting for it go on.
-func (l *lookupTurns) end(final bool) {
+// not retry, refused whether the API server answered it (see refusedTransiently). The writes waiting
+// for it go on.
+func (l *lookupTurns) end(final, refused bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.running = false
 	l.due = !final
+	l.refused = refused
 	close(l.ended)
 	l.ended = make(chan struct{})
 }

@@ -3,6 +3,7 @@ package k8s_event
 import (
 	"errors"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -74,10 +75,12 @@ func TestLineRepeatedAcrossTheUIDLookupIsTwoEvents(t *testing.T) {
 // apiLog makes every call of the fake fail as an unreachable API server's do while down
 // is set, and notes each call: when (on clk), what, and the event of a create.
 type apiLog struct {
-	down  atomic.Bool
-	clk   *clocktesting.FakeClock
-	mu    sync.Mutex
-	calls []apiCall
+	down atomic.Bool
+	// failPods is how many more Pod lookups the API server, up, answers 503.
+	failPods atomic.Int32
+	clk      *clocktesting.FakeClock
+	mu       sync.Mutex
+	calls    []apiCall
 }
 
 type apiCall struct {
@@ -101,6 +104,9 @@ func logAPI(client *fake.Clientset, clk *clocktesting.FakeClock) *apiLog {
 		l.mu.Unlock()
 		if !c.answered {
 			return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+		}
+		if c.resource == "pods" && l.failPods.Add(-1) >= 0 {
+			return true, nil, apierrors.NewServiceUnavailable("the server is starting")
 		}
 		return false, nil, nil
 	})
@@ -129,6 +135,20 @@ func settle() { time.Sleep(5 * time.Millisecond) }
 // API server comes back right after a failed lookup, when the lookup's own backoff puts
 // its next try a minute away and the write retries come first.
 func TestEventsAfterAnOutageAtStartCarryTheUID(t *testing.T) {
+	outageAtStart(t, 0)
+}
+
+// The same, the first lookup after the outage answered 503, as by an API server that is
+// still starting: the write that asked for it waits and tries again, the lookup first,
+// rather than being stored without the UID a moment later. (Seen in the e2e suite's
+// TestStartedWhileAPIServerDown: one event without the UID, two lookups.)
+func TestEventsAfterAnOutageAndAFailedLookupCarryTheUID(t *testing.T) {
+	outageAtStart(t, 1)
+}
+
+// outageAtStart runs the tests above, the first failLookups lookups after the outage
+// answered 503.
+func outageAtStart(t *testing.T, failLookups int32) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	client := newFake()
 	api := logAPI(client, clk) // down from the start
@@ -158,6 +178,7 @@ func TestEventsAfterAnOutageAtStartCarryTheUID(t *testing.T) {
 		}
 	}
 	recovered, from := clk.Now(), api.count()
+	api.failPods.Store(failLookups)
 	api.down.Store(false)
 
 	stepUntilDone(t, clk, time.Second, func() bool { settle(); return p.backlog.pending() == 0 })
@@ -186,8 +207,8 @@ func TestEventsAfterAnOutageAtStartCarryTheUID(t *testing.T) {
 	if writes != 4 {
 		t.Errorf("%d event creates after the API server came back, want 4", writes)
 	}
-	if lookups != 1 {
-		t.Errorf("%d UID lookups after the API server came back, want 1", lookups)
+	if lookups != 1+int(failLookups) {
+		t.Errorf("%d UID lookups after the API server came back, want %d", lookups, 1+failLookups)
 	}
 	if len(after) == 0 || after[0].resource != "pods" {
 		t.Errorf("the first call after the API server came back is not the UID lookup")

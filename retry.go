@@ -55,7 +55,7 @@ type eventCall func(context.Context, eventWriter, *corev1.Event) (*corev1.Event,
 // API server's latest Retry-After, for whichever line, runs, up to maxAge (see
 // quietPeriod). It returns the Event stored, or why it gave up.
 func (r *retrier) write(verb string, e *corev1.Event, call eventCall) writeResult {
-	return r.writeWithin(writeLimits{ctx: r.ctx, deadline: e.LastTimestamp.Add(r.maxAge), lookup: r.ctx}, verb, e, call)
+	return r.writeWithin(writeLimits{ctx: r.ctx, deadline: e.LastTimestamp.Add(r.maxAge), lookup: r.ctx, uidFirst: true}, verb, e, call)
 }
 
 // writeLimits bound one write.
@@ -63,7 +63,15 @@ type writeLimits struct {
 	ctx      context.Context // ends the write, as at shutdown: the pipeline's, or a fatal line's own
 	deadline time.Time       // no try starts after it
 	lookup   context.Context // ends the wait for the Pod UID lookup's first try
+	// uidFirst: no try is sent while the lookup's latest try failed for a reason a write
+	// would retry; the write waits as after a failed try (a fatal line's does not wait).
+	uidFirst bool
 }
+
+// errUIDPending is why a try was not sent: the Pod UID lookup tried just before failed
+// for a reason a write would be retried for.
+var errUIDPending = errors.New("the Pod UID lookup just failed for a reason a write would retry: " +
+	"the event waits for it, so that it is not stored without the UID")
 
 // writeWithin is write within lim.
 func (r *retrier) writeWithin(lim writeLimits, verb string, e *corev1.Event, call eventCall) writeResult {
@@ -84,8 +92,9 @@ func (r *retrier) writeWithin(lim writeLimits, verb string, e *corev1.Event, cal
 		client, err := r.client.wait(lim.ctx, r.clock, deadline)
 		if err != nil {
 			seen.unreachable = true // no client yet, or shutting down (checked below)
+		} else if r.ref.waitLookup(lim.lookup) && lim.uidFirst {
+			err = errUIDPending
 		} else {
-			r.ref.waitLookup(lim.lookup)
 			if now := clk.Now(); now.After(deadline) {
 				// Its turn came late: the lines before it took their time, or a wait overran.
 				return dropped(dropRetriesExhausted, lateError{age: now.Sub(e.LastTimestamp.Time), last: lastErr})

@@ -12,10 +12,10 @@ import (
 // binaryVersion is the CoreDNS version of the binary under test (make matrix runs the
 // suite against each supported one), read once from `coredns -version`.
 var binaryVersion struct {
-	once  sync.Once
-	minor [2]int // major, minor
-	name  string // 1.14.6
-	err   error
+	once       sync.Once
+	majorMinor [2]int
+	name       string // 1.14.6
+	err        error
 }
 
 var versionBanner = regexp.MustCompile(`CoreDNS-(\d+)\.(\d+)\.(\d+)`)
@@ -33,12 +33,12 @@ func coreDNSBefore(t *testing.T, major, minor int) bool {
 			v.err = fmt.Errorf("%s -version: %v, %q: no CoreDNS-X.Y.Z", suite.paths.CoreDNS, err, out)
 			return
 		}
-		v.minor[0], _ = strconv.Atoi(m[1])
-		v.minor[1], _ = strconv.Atoi(m[2])
+		v.majorMinor[0], _ = strconv.Atoi(m[1])
+		v.majorMinor[1], _ = strconv.Atoi(m[2])
 		v.name = m[1] + "." + m[2] + "." + m[3]
 	})
 	if v.err != nil {
 		t.Fatal(v.err)
 	}
-	return v.minor[0] < major || (v.minor[0] == major && v.minor[1] < minor)
+	return v.majorMinor[0] < major || (v.majorMinor[0] == major && v.majorMinor[1] < minor)
 }

@@ -306,9 +306,17 @@ func TestReleaseWorkflow(t *testing.T) {
 		}
 		return false
 	}
-	// The binaries published are release-check's, for the tag, from the test job.
+	// The binaries published are release-check's, for the tag and every release platform
+	// (make test alone checks the linux ones), from the test job.
+	platforms := regexp.MustCompile(`(?m)^RELEASE_PLATFORMS\s+:= (.+)$`).FindStringSubmatch(readText(t, "Makefile"))
+	if platforms == nil {
+		t.Fatal("Makefile: no RELEASE_PLATFORMS")
+	}
 	var binaries string
 	for _, st := range test.Steps {
+		if strings.Contains(st.Run, "make test") && st.Env["RELEASE_CHECK_PLATFORMS"] != platforms[1] {
+			t.Errorf("release.yml: the test job's make test checks the archives for %q, not for every release platform (RELEASE_CHECK_PLATFORMS %q)", st.Env["RELEASE_CHECK_PLATFORMS"], platforms[1])
+		}
 		if strings.HasPrefix(st.Uses, "actions/upload-artifact@") && st.With["path"] == ".build/release-check/coredns-k8s_event-*" {
 			binaries = st.With["name"]
 		}

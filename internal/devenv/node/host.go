@@ -259,18 +259,26 @@ func restoreHost(before HostState) error {
 
 // unmountNetNSDir unmounts /run/netns, which `ip netns add` made a mount point, until no
 // mount is left there: a copy of it can come back from the node's mount namespace while
-// the kernel releases that namespace, after the node's programs have exited.
+// the kernel releases that namespace, after the node's programs have exited. On a loaded
+// machine that has taken more than a minute (and less than two), so the wait is three;
+// when it ends, the processes in another mount namespace are named.
 func unmountNetNSDir() error {
-	deadline := time.Now().Add(10 * time.Second)
+	const wait = 3 * time.Minute
+	start := time.Now()
+	deadline := start.Add(wait)
 	for {
 		if err := unmountUnder(netnsDir); err != nil {
 			return err
 		}
 		if !slices.ContainsFunc(mountPoints(), func(p string) bool { return under(p, netnsDir) }) {
+			if d := time.Since(start); d > 10*time.Second {
+				fmt.Fprintf(os.Stderr, "%s stopped being a mount point %s after the node stopped\n", netnsDir, d.Round(time.Second))
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is still a mount point 10 s after the node stopped", netnsDir)
+			return fmt.Errorf("%s is still a mount point %s after the node stopped; processes in another mount namespace: %s",
+				netnsDir, wait, otherMountNSProcesses())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -281,4 +289,29 @@ func run(name string, args ...string) error {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}
 	return nil
+}
+
+// otherMountNSProcesses names the processes whose mount namespace is not this process's,
+// as "PID (COMMAND)", or says there are none.
+func otherMountNSProcesses() string {
+	self, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		return err.Error()
+	}
+	var found []string
+	for _, pid := range dirNames("/proc") {
+		if strings.Trim(pid, "0123456789") != "" {
+			continue
+		}
+		ns, err := os.Readlink(filepath.Join("/proc", pid, "ns/mnt"))
+		if err != nil || ns == self {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+		found = append(found, fmt.Sprintf("%s (%s)", pid, strings.TrimSpace(string(comm))))
+	}
+	if len(found) == 0 {
+		return "none"
+	}
+	return strings.Join(found, ", ")
 }
