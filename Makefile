@@ -83,6 +83,10 @@ STOCK_IMAGE      = localhost/k8s-event/coredns:$(COREDNS_VERSION)
 STOCK_TAR       := $(IMAGE_DIR)/coredns-stock.tar
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
+# The CA bundle's Debian package: its dpkg status stanza and copyright file go into the
+# image (tools/image recipe.go), so that the image's SBOM names it, version and licences.
+CA_STATUS       := $(IMAGE_DIR)/ca-certificates.status
+CA_COPYRIGHT    := /usr/share/doc/ca-certificates/copyright
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # The plugin's version: a release's tag (the release workflow sets VERSION), else git
 # describe's name of the commit (the last v* tag, the commits since, the commit), else
@@ -98,13 +102,15 @@ platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
 # compiles CoreDNS's packages once and the image's linux/amd64 build only links.
 image: coredns
 	@test -s $(CA_BUNDLE) || { apt-get update && apt-get install -y ca-certificates; }
+	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
 	@set -e; for p in $(IMAGE_PLATFORMS); do mkdir -p $(IMAGE_DIR)/$$p; \
 		echo "make coredns for $$p"; \
 		GOOS=$${p%/*} GOARCH=$${p#*/} $(NICE) $(MAKE) --no-print-directory coredns \
 			COREDNS=$(IMAGE_DIR)/$$p/coredns GIT_COMMIT=$(GIT_COMMIT); \
 	done
 	$(NICE) go run -C tools/image . coredns -name $(IMAGE) -out $(IMAGE_TAR) \
-		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $(call platform_args,coredns)
+		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) -ca-status $(CA_STATUS) -ca-copyright $(CA_COPYRIGHT) \
+		$(call platform_args,coredns)
 
 pause-image:
 	@set -e; for p in $(IMAGE_PLATFORMS); do \
@@ -123,11 +129,13 @@ probe-image:
 # After ./coredns: the stock tree's packages that are not CoreDNS's (every module the
 # plugin did not raise) are compiled already.
 stock-image: coredns
+	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
 	$(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR)-stock
 	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 $(NICE) go build -C $(TREE_DIR)-stock -trimpath \
 		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/coredns-stock . && \
 	$(NICE) go run -C tools/image . coredns -name $(STOCK_IMAGE) -out $(STOCK_TAR) \
-		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $$p=$(IMAGE_DIR)/$$p/coredns-stock
+		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) -ca-status $(CA_STATUS) -ca-copyright $(CA_COPYRIGHT) \
+		$$p=$(IMAGE_DIR)/$$p/coredns-stock
 
 # The images' tests (module tools/image): each layer's files, owners, modes and the
 # capability bytes, the configs, both platforms' binaries, and `ctr images import` into a
@@ -135,7 +143,8 @@ stock-image: coredns
 image-check: image pause-image node-deps
 	cd tools/image && K8S_EVENT_IMAGE_TAR=$(IMAGE_TAR) K8S_EVENT_IMAGE=$(IMAGE) \
 		K8S_EVENT_PAUSE_TAR=$(PAUSE_TAR) K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) \
-		K8S_EVENT_CA_BUNDLE=$(CA_BUNDLE) K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) \
+		K8S_EVENT_CA_BUNDLE=$(CA_BUNDLE) K8S_EVENT_CA_STATUS=$(CA_STATUS) K8S_EVENT_CA_COPYRIGHT=$(CA_COPYRIGHT) \
+		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) \
 		K8S_EVENT_IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' $(NICE) $(GO_TEST) ./...
 
 # Publishes IMAGE_TAR as make image wrote it (the image make test checked, same digests) to
@@ -175,7 +184,10 @@ release-binaries:
 # checksum, holding ./coredns alone, and the linux ones holding the image's binaries
 # byte for byte; every SBOM checked (tools/image sbom-check): SPDX 2.3 JSON describing,
 # by SHA-256, the binary it sits beside (for linux, the image's), with exactly the modules
-# compiled into it, CoreDNS's and client-go's among them; make push-image to an in-memory
+# compiled into it, CoreDNS's and client-go's among them; each platform's image SBOM, the
+# one the release attests (tools/image image-sbom), written and checked against the image
+# (image-sbom-check: valid to spdx/tools-golang, every file of the image with its
+# digests, the binary's modules, the CA bundle's Debian package); make push-image to an in-memory
 # registry on a loopback port (tools/image registry), then its tags listed and pulled
 # back (tools/image pulled): the release's one tag (tools/image tag.go, as push-image
 # names it) and no other, the image make test checked (IMAGE_TAR) by digest.
@@ -198,6 +210,13 @@ release-check: image
 		echo "$$name: checksum, contents$$(case $$p in linux/*) echo ", the image's binary";; esac) ok"; \
 		bin=$(RELEASE_CHECK_DIR)/$$p/coredns; case $$p in linux/*) bin=$(IMAGE_DIR)/$$p/coredns;; esac; \
 		$(NICE) go run -C $(CURDIR)/tools/image . sbom-check -sbom $(RELEASE_CHECK_DIR)/$${name%.tar.gz}.spdx.json -binary $$bin \
+			-main-version $(COREDNS_VERSION); \
+	done
+	@set -e; for p in $(IMAGE_PLATFORMS); do \
+		sbom=$(RELEASE_CHECK_DIR)/image-$(RELEASE_CHECK_VERSION)-$${p%/*}-$${p#*/}.spdx.json; \
+		$(NICE) go run -C tools/image . image-sbom -tar $(IMAGE_TAR) -platform $$p -name $$(basename $$sbom .spdx.json) \
+			-version $(RELEASE_CHECK_VERSION) -main-version $(COREDNS_VERSION) -epoch $(SOURCE_DATE_EPOCH) -out $$sbom; \
+		$(NICE) go run -C tools/image . image-sbom-check -sbom $$sbom -tar $(IMAGE_TAR) -platform $$p \
 			-main-version $(COREDNS_VERSION); \
 	done
 	$(NICE) go run -C tools/image . registry -run '$(MAKE) -C $(CURDIR) --no-print-directory push-image \

@@ -2,8 +2,10 @@
 # Signs and attests the image make image wrote (IMAGE_TAR) where make push-image pushed it
 # (REPOSITORY, under the release's tag), then verifies what it attached, as a user would:
 # - the image index and, --recursive, each platform's image, signed by digest;
-# - each platform's SBOM (tools/image sbom, from that platform's binary read out of the
-#   image) attested on that platform's image (predicate type spdxjson);
+# - each platform's SBOM (tools/image image-sbom: every file of that platform's image, the
+#   binary's Go modules, the CA bundle's Debian package), checked against the image
+#   (image-sbom-check, with spdx/tools-golang) and attested on that platform's image
+#   (predicate type spdxjson);
 # - a build provenance statement (SLSA provenance v1: what was built, from which commit,
 #   by which workflow run) attested on the index (slsaprovenance1);
 # - the signature and both attestations verified, by the tag.
@@ -48,10 +50,10 @@ index="$(awk '$1 == "index" { print $2 }' "$OUT/digests")"
 
 while read -r platform digest; do
 	[[ "$platform" == index ]] && continue
-	name="coredns-k8s_event-$VERSION-${platform//\//-}"
-	image extract -tar "$IMAGE_TAR" -platform "$platform" -path coredns -out "$OUT/$name.coredns"
-	image sbom -binary "$OUT/$name.coredns" -name "$name" -version "$VERSION" \
+	name="coredns-$tag-${platform//\//-}"
+	image image-sbom -tar "$IMAGE_TAR" -platform "$platform" -name "$name" -version "$VERSION" \
 		-main-version "$COREDNS_VERSION" -epoch "$SOURCE_DATE_EPOCH" -out "$OUT/$name.spdx.json"
+	image image-sbom-check -sbom "$OUT/$name.spdx.json" -tar "$IMAGE_TAR" -platform "$platform" -main-version "$COREDNS_VERSION"
 	"$COSIGN" attest "${sign[@]}" --type spdxjson --predicate "$OUT/$name.spdx.json" "$REPOSITORY@$digest"
 	"$COSIGN" verify "${verify[@]}" "$REPOSITORY@$digest" >/dev/null
 	"$COSIGN" verify-attestation "${verify[@]}" --type spdxjson "$REPOSITORY@$digest" >"$OUT/$name.verified-sbom.json"

@@ -14,6 +14,20 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// platformImage is the image of platform OS/ARCH in the index.
+func platformImage(idx v1.ImageIndex, platform string) (v1.Image, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, desc := range m.Manifests {
+		if desc.Platform != nil && desc.Platform.OS+"/"+desc.Platform.Architecture == platform {
+			return idx.Image(desc.Digest)
+		}
+	}
+	return nil, fmt.Errorf("the index has no image for %s", platform)
+}
+
 // imageFile is a regular file of an image as its layers leave it, with its content.
 type imageFile struct {
 	path string // without the leading slash

@@ -14,17 +14,17 @@
 //	image sbom-check -sbom FILE -binary FILE [-main-version vX.Y.Z]
 //	image digests -tar FILE
 //	image change-tagged -ref REGISTRY/PATH:TAG
-//	image extract -tar FILE -platform OS/ARCH -path PATH -out FILE
 //	image image-sbom -tar FILE -platform OS/ARCH -name NAME -version vX.Y.Z -epoch SECONDS -out FILE [-main-version vX.Y.Z]
 //	image image-sbom-check -sbom FILE -tar FILE -platform OS/ARCH [-main-version vX.Y.Z]
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
 // (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM
 // (sbom.go); release-check checks the SBOMs against the image's binaries
-// (sbomcheck.go), runs push-image against registry, then pulled (registry.go);
-// recipe.go says what each image holds. tools/sign-check.sh (make sign-check) signs and
-// attests the digests that digests prints, and shows with change-tagged that an image
-// changed after signing fails verification (signing.go).
+// (sbomcheck.go) and writes and checks each platform's image SBOM (imagesbom.go,
+// imagesbomcheck.go), runs push-image against registry, then pulled (registry.go);
+// recipe.go says what each image holds. tools/sign-check.sh (make sign-check) signs the
+// digests that digests prints and attests the image SBOMs, and shows with change-tagged
+// that an image changed after signing fails verification (signing.go).
 package main
 
 import (
@@ -51,7 +51,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged, extract, image-sbom or image-sbom-check")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged, image-sbom or image-sbom-check")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
@@ -72,14 +72,12 @@ func run(args []string) error {
 		return printDigests(args)
 	case "change-tagged":
 		return changeTag(args)
-	case "extract":
-		return extractFile(args)
 	case "image-sbom":
 		return writeImageSBOM(args)
 	case "image-sbom-check":
 		return imageSBOMCheck(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged, extract, image-sbom or image-sbom-check", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged, image-sbom or image-sbom-check", cmd)
 	}
 }
 
