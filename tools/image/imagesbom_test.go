@@ -6,33 +6,55 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// testImage writes a linux/amd64 coredns image whose binary is this test's (a Go binary
-// with build information) and whose CA package is the fakes', and returns its tar and the
-// platform image read back from it.
+// testImage returns the tar of a linux/amd64 coredns image whose binary is this test's (a
+// Go binary with build information) and whose CA package is the fakes', and that platform's
+// image read back from it. The image is made once (TestMain removes it); each caller gets
+// its own list of files.
 func testImage(t *testing.T) (string, platformImageInfo) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	sbomImage.Lock()
+	defer sbomImage.Unlock()
+	if sbomImage.tar == "" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		platforms := fakeInputs(t)
+		files := platforms[0].recipe.files
+		r := coreDNS(self, caPackage{bundle: files[1].src, status: files[2].src, copyright: files[3].src})
+		_, data := layoutTar(t, []platformRecipe{{v1.Platform{OS: "linux", Architecture: "amd64"}, r}}, time.Unix(1700000000, 0))
+		dir, err := os.MkdirTemp("", "image-sbom-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbomImage.dir = dir
+		file := filepath.Join(dir, "coredns.tar")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := readPlatformImage(file, "linux/amd64", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbomImage.tar, sbomImage.img = file, img
 	}
-	platforms := fakeInputs(t)
-	r := coreDNS(self, caPackage{bundle: platforms[0].recipe.files[1].src, status: platforms[0].recipe.files[2].src, copyright: platforms[0].recipe.files[3].src})
-	_, data := layoutTar(t, []platformRecipe{{v1.Platform{OS: "linux", Architecture: "amd64"}, r}}, time.Unix(1700000000, 0))
-	file := filepath.Join(t.TempDir(), "coredns.tar")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	img, err := readPlatformImage(file, "linux/amd64", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return file, img
+	img := sbomImage.img
+	img.files = slices.Clone(img.files)
+	return sbomImage.tar, img
+}
+
+// sbomImage is testImage's image, made once.
+var sbomImage struct {
+	sync.Mutex
+	dir, tar string
+	img      platformImageInfo
 }
 
 // TestImageSBOMDescribesTheWholeImage: the image's SBOM, as image-sbom writes it, is read
