@@ -91,15 +91,34 @@ var debVendor = regexp.MustCompile(`@(?:[a-z.]+\.)?(debian|ubuntu)\.(?:org|com)>
 // purlVersion escapes a Debian version for a package URL (an epoch's colon, a plus).
 var purlVersion = strings.NewReplacer(":", "%3A", "+", "%2B")
 
+// distribution is the distribution p comes from, debian or ubuntu, or "" when not known.
+func (p debPackage) distribution() string {
+	if m := debVendor.FindStringSubmatch(p.maintainer); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// supplier is p's SPDX supplier, the distribution, or NOASSERTION.
+func (p debPackage) supplier() string {
+	switch p.distribution() {
+	case "debian":
+		return "Organization: Debian"
+	case "ubuntu":
+		return "Organization: Ubuntu"
+	}
+	return "NOASSERTION"
+}
+
 // purl is p's package URL (pkg:deb), or none when the distribution is not known.
 func (p debPackage) purl() []spdxRef {
-	m := debVendor.FindStringSubmatch(p.maintainer)
-	if m == nil {
+	d := p.distribution()
+	if d == "" {
 		return nil
 	}
 	return []spdxRef{{
 		ReferenceCategory: "PACKAGE-MANAGER",
 		ReferenceType:     "purl",
-		ReferenceLocator:  "pkg:deb/" + m[1] + "/" + p.name + "@" + purlVersion.Replace(p.version) + "?arch=" + p.arch,
+		ReferenceLocator:  "pkg:deb/" + d + "/" + p.name + "@" + purlVersion.Replace(p.version) + "?arch=" + p.arch,
 	}}
 }

@@ -135,17 +135,17 @@ func newImageSBOM(name, version string, img platformImageInfo, created time.Time
 	for _, d := range debs {
 		id := spdxDebIDPrefix + d.name
 		doc.Packages = append(doc.Packages, spdxPackage{
-			Name:                  d.name,
-			SPDXID:                id,
-			VersionInfo:           d.version,
-			DownloadLocation:      "NOASSERTION",
-			LicenseConcluded:      "NOASSERTION",
-			LicenseDeclared:       d.spdxLicense(),
-			LicenseComments:       "Debian's copyright file gives: " + strings.Join(d.licenses, ", "),
-			CopyrightText:         "NOASSERTION",
-			ExternalRefs:          d.purl(),
-			PrimaryPackagePurpose: "LIBRARY",
-			Comment:               "a Debian package of the build machine, its maintainer " + d.maintainer,
+			Name:             d.name,
+			SPDXID:           id,
+			VersionInfo:      d.version,
+			Supplier:         d.supplier(),
+			DownloadLocation: "NOASSERTION",
+			LicenseConcluded: "NOASSERTION",
+			LicenseDeclared:  d.spdxLicense(),
+			LicenseComments:  "Debian's copyright file gives: " + strings.Join(d.licenses, ", "),
+			CopyrightText:    "NOASSERTION",
+			ExternalRefs:     d.purl(),
+			Comment:          "a Debian package of the build machine, its maintainer " + d.maintainer,
 		})
 		doc.Relationships = append(doc.Relationships,
 			spdxRelationship{spdxImageID, "CONTAINS", id},

@@ -184,12 +184,16 @@ func TestDebianPackage(t *testing.T) {
 	if p.name != "ca-certificates" || p.version != "20230311+deb12u1" || p.arch != "all" || p.spdxLicense() != "GPL-2.0-or-later AND MPL-2.0" {
 		t.Errorf("parsed %+v, licence %q", p, p.spdxLicense())
 	}
-	if got := p.purl(); len(got) != 1 || got[0].ReferenceLocator != "pkg:deb/debian/ca-certificates@20230311%2Bdeb12u1?arch=all" {
-		t.Errorf("purl %+v", got)
+	if got := p.purl(); len(got) != 1 || got[0].ReferenceLocator != "pkg:deb/debian/ca-certificates@20230311%2Bdeb12u1?arch=all" || p.supplier() != "Organization: Debian" {
+		t.Errorf("purl %+v, supplier %q", got, p.supplier())
 	}
 	p.maintainer = "Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>"
-	if got := p.purl(); len(got) != 1 || !strings.HasPrefix(got[0].ReferenceLocator, "pkg:deb/ubuntu/") {
-		t.Errorf("Ubuntu's purl %+v", got)
+	if got := p.purl(); len(got) != 1 || !strings.HasPrefix(got[0].ReferenceLocator, "pkg:deb/ubuntu/") || p.supplier() != "Organization: Ubuntu" {
+		t.Errorf("Ubuntu's purl %+v, supplier %q", got, p.supplier())
+	}
+	p.maintainer = "Someone <someone@example.org>"
+	if got := p.purl(); got != nil || p.supplier() != "NOASSERTION" {
+		t.Errorf("another distribution's purl %+v, supplier %q: want none and NOASSERTION", got, p.supplier())
 	}
 	p.licenses = append(p.licenses, "public-domain")
 	if got := p.spdxLicense(); got != "NOASSERTION" {

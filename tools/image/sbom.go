@@ -43,6 +43,7 @@ type spdxPackage struct {
 	Name                  string         `json:"name"`
 	SPDXID                string         `json:"SPDXID"`
 	VersionInfo           string         `json:"versionInfo,omitempty"`
+	Supplier              string         `json:"supplier,omitempty"`
 	DownloadLocation      string         `json:"downloadLocation"`
 	FilesAnalyzed         bool           `json:"filesAnalyzed"`
 	VerificationCode      *spdxVerifCode `json:"packageVerificationCode,omitempty"`
