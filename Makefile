@@ -15,7 +15,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 MAX_FILE_BYTES := 1048576
 
 .PHONY: all coredns coredns-tree coredns-version matrix image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
-	promtool otelcol alerting-bin release-binaries release-check run test unit lint deploy-check monitoring-check helm-check \
+	promtool otelcol alerting-bin release-binaries release-check sign-check sign-image cosign vulncheck govulncheck run test unit lint deploy-check monitoring-check helm-check \
 	e2e consumer alerting node fuzz bench clean
 
 all: coredns
@@ -83,6 +83,10 @@ STOCK_IMAGE      = localhost/k8s-event/coredns:$(COREDNS_VERSION)
 STOCK_TAR       := $(IMAGE_DIR)/coredns-stock.tar
 IMAGE_PLATFORMS := linux/amd64 linux/arm64
 CA_BUNDLE       := /etc/ssl/certs/ca-certificates.crt
+# The CA bundle's Debian package: its dpkg status stanza and copyright file go into the
+# image (tools/image recipe.go), so that the image's SBOM names it, version and licences.
+CA_STATUS       := $(IMAGE_DIR)/ca-certificates.status
+CA_COPYRIGHT    := /usr/share/doc/ca-certificates/copyright
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # The plugin's version: a release's tag (the release workflow sets VERSION), else git
 # describe's name of the commit (the last v* tag, the commits since, the commit), else
@@ -98,13 +102,15 @@ platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
 # compiles CoreDNS's packages once and the image's linux/amd64 build only links.
 image: coredns
 	@test -s $(CA_BUNDLE) || { apt-get update && apt-get install -y ca-certificates; }
+	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
 	@set -e; for p in $(IMAGE_PLATFORMS); do mkdir -p $(IMAGE_DIR)/$$p; \
 		echo "make coredns for $$p"; \
 		GOOS=$${p%/*} GOARCH=$${p#*/} $(NICE) $(MAKE) --no-print-directory coredns \
 			COREDNS=$(IMAGE_DIR)/$$p/coredns GIT_COMMIT=$(GIT_COMMIT); \
 	done
 	$(NICE) go run -C tools/image . coredns -name $(IMAGE) -out $(IMAGE_TAR) \
-		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $(call platform_args,coredns)
+		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) -ca-status $(CA_STATUS) -ca-copyright $(CA_COPYRIGHT) \
+		$(call platform_args,coredns)
 
 pause-image:
 	@set -e; for p in $(IMAGE_PLATFORMS); do \
@@ -123,11 +129,13 @@ probe-image:
 # After ./coredns: the stock tree's packages that are not CoreDNS's (every module the
 # plugin did not raise) are compiled already.
 stock-image: coredns
+	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
 	$(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR)-stock
 	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 $(NICE) go build -C $(TREE_DIR)-stock -trimpath \
 		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/coredns-stock . && \
 	$(NICE) go run -C tools/image . coredns -name $(STOCK_IMAGE) -out $(STOCK_TAR) \
-		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) $$p=$(IMAGE_DIR)/$$p/coredns-stock
+		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) -ca-status $(CA_STATUS) -ca-copyright $(CA_COPYRIGHT) \
+		$$p=$(IMAGE_DIR)/$$p/coredns-stock
 
 # The images' tests (module tools/image): each layer's files, owners, modes and the
 # capability bytes, the configs, both platforms' binaries, and `ctr images import` into a
@@ -135,7 +143,8 @@ stock-image: coredns
 image-check: image pause-image node-deps
 	cd tools/image && K8S_EVENT_IMAGE_TAR=$(IMAGE_TAR) K8S_EVENT_IMAGE=$(IMAGE) \
 		K8S_EVENT_PAUSE_TAR=$(PAUSE_TAR) K8S_EVENT_PAUSE_IMAGE=$(PAUSE_IMAGE) \
-		K8S_EVENT_CA_BUNDLE=$(CA_BUNDLE) K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) \
+		K8S_EVENT_CA_BUNDLE=$(CA_BUNDLE) K8S_EVENT_CA_STATUS=$(CA_STATUS) K8S_EVENT_CA_COPYRIGHT=$(CA_COPYRIGHT) \
+		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) \
 		K8S_EVENT_IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' $(NICE) $(GO_TEST) ./...
 
 # Publishes IMAGE_TAR as make image wrote it (the image make test checked, same digests) to
@@ -175,14 +184,17 @@ release-binaries:
 # checksum, holding ./coredns alone, and the linux ones holding the image's binaries
 # byte for byte; every SBOM checked (tools/image sbom-check): SPDX 2.3 JSON describing,
 # by SHA-256, the binary it sits beside (for linux, the image's), with exactly the modules
-# compiled into it, CoreDNS's and client-go's among them; make push-image to an in-memory
+# compiled into it, CoreDNS's and client-go's among them; each platform's image SBOM, the
+# one the release attests (tools/image image-sbom), written and checked against the image
+# (image-sbom-check: valid to spdx/tools-golang, every file of the image with its
+# digests, the binary's modules, the CA bundle's Debian package); make push-image to an in-memory
 # registry on a loopback port (tools/image registry), then its tags listed and pulled
 # back (tools/image pulled): the release's one tag (tools/image tag.go, as push-image
 # names it) and no other, the image make test checked (IMAGE_TAR) by digest.
 # By default for the linux platforms only, whose binaries are the image's: each macOS
-# one is a full CoreDNS compile more in make test's budget, and the release builds them
-# in a job of their own; RELEASE_CHECK_PLATFORMS='$(RELEASE_PLATFORMS)' checks all.
-RELEASE_CHECK_VERSION   := v0.0.0
+# one is a full CoreDNS compile more in make test's budget; the release's make test
+# (release.yml) sets RELEASE_CHECK_PLATFORMS='$(RELEASE_PLATFORMS)' to check all.
+RELEASE_CHECK_VERSION   ?= v0.0.0
 RELEASE_CHECK_DIR       := $(CURDIR)/.build/release-check
 RELEASE_CHECK_PLATFORMS ?= linux/amd64 linux/arm64
 
@@ -200,10 +212,72 @@ release-check: image
 		$(NICE) go run -C $(CURDIR)/tools/image . sbom-check -sbom $(RELEASE_CHECK_DIR)/$${name%.tar.gz}.spdx.json -binary $$bin \
 			-main-version $(COREDNS_VERSION); \
 	done
+	@set -e; for p in $(IMAGE_PLATFORMS); do \
+		sbom=$(RELEASE_CHECK_DIR)/image-$(RELEASE_CHECK_VERSION)-$${p%/*}-$${p#*/}.spdx.json; \
+		$(NICE) go run -C tools/image . image-sbom -tar $(IMAGE_TAR) -platform $$p -name $$(basename $$sbom .spdx.json) \
+			-version $(RELEASE_CHECK_VERSION) -main-version $(COREDNS_VERSION) -epoch $(SOURCE_DATE_EPOCH) -out $$sbom; \
+		$(NICE) go run -C tools/image . image-sbom-check -sbom $$sbom -tar $(IMAGE_TAR) -platform $$p \
+			-main-version $(COREDNS_VERSION); \
+	done
 	$(NICE) go run -C tools/image . registry -run '$(MAKE) -C $(CURDIR) --no-print-directory push-image \
 		IMAGE_REPOSITORY=$$REGISTRY/k8s-event/coredns VERSION=$(RELEASE_CHECK_VERSION) && \
 		go run -C $(CURDIR)/tools/image . pulled -tar $(IMAGE_TAR) \
 		-repository $$REGISTRY/k8s-event/coredns -version $(RELEASE_CHECK_VERSION) -coredns $(COREDNS_VERSION)'
+
+# The release's signing as a dry run (tools/sign-check.sh), against an in-memory registry
+# on a loopback port: make push-image's push of IMAGE_TAR, then what the release workflow
+# runs keylessly (tools/sign-image.sh) with cosign and a key pair made for the run: the
+# image index and each platform's image signed by digest, each platform's SBOM and a
+# build provenance statement attached as attestations, the signatures and attestations
+# verified with the public key; and then verification shown to fail once the tag names a
+# changed image. Not part of make test: cosign's first build
+# would take it over its budget (docs/development.md); the test workflow runs it in a job
+# of its own.
+SIGN_CHECK_DIR := $(CURDIR)/.build/sign-check
+
+sign-check: image cosign
+	$(NICE) go run -C tools/image . registry -run 'COSIGN=$(BIN_DIR)/cosign IMAGE_TAR=$(IMAGE_TAR) \
+		VERSION=$(RELEASE_CHECK_VERSION) COREDNS_VERSION=$(COREDNS_VERSION) \
+		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GIT_COMMIT=$(GIT_COMMIT) OUT=$(SIGN_CHECK_DIR) \
+		$(CURDIR)/tools/sign-check.sh'
+
+# govulncheck on ./coredns, the binary the image ships (binary mode: the vulnerable
+# functions built into it), against VULNDB: by default the Go vulnerability database as
+# golang.org/x/vulndb's OSV files at the version tools/vuln pins, from the Go module proxy
+# (no other network); VULNDB=https://vuln.go.dev reads the live one. tools/vuln/policy
+# applies SECURITY.md's policy: a called vulnerability of the standard library
+# (VULNCHECK_STDLIB) or of a module (VULNCHECK_MODULES) fails with block and is printed
+# only with report; code that is not called is always printed only. make lint runs it
+# with both set to report (SECURITY.md says why).
+VULNDB             = file://$(shell go mod download -C tools/vuln -json golang.org/x/vulndb | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')/data/osv
+VULNCHECK_STDLIB  ?= block
+VULNCHECK_MODULES ?= block
+
+vulncheck_run = mkdir -p .build && \
+	$(NICE) $(BIN_DIR)/govulncheck -format json -mode binary -db $(VULNDB) $(COREDNS) > .build/vulncheck.json && \
+	$(NICE) go run -C tools/vuln ./policy -stdlib $(1) -modules $(2) < .build/vulncheck.json
+
+vulncheck: coredns govulncheck
+	$(call vulncheck_run,$(VULNCHECK_STDLIB),$(VULNCHECK_MODULES))
+
+# govulncheck at a pinned version (tools/vuln), cached in .bin/.
+govulncheck:
+	$(NICE) tools/build.sh govulncheck
+
+# Signs and attests IMAGE_TAR where make push-image pushed it (IMAGE_REPOSITORY, for
+# release VERSION) and verifies the signature and attestations (tools/sign-image.sh):
+# keyless, verified against CERT_IDENTITY and CERT_ISSUER, as the release workflow runs it;
+# BUILDER names the build in the provenance statement.
+sign-image: cosign
+	COSIGN=$(BIN_DIR)/cosign IMAGE_TAR=$(IMAGE_TAR) REPOSITORY=$(IMAGE_REPOSITORY) VERSION=$(VERSION) \
+		COREDNS_VERSION=$(COREDNS_VERSION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GIT_COMMIT=$(GIT_COMMIT) \
+		BUILDER='$(BUILDER)' CERT_IDENTITY='$(CERT_IDENTITY)' CERT_ISSUER='$(CERT_ISSUER)' \
+		OUT=$(CURDIR)/.build/sign-image tools/sign-image.sh
+
+# Sigstore's cosign at a pinned version (tools/cosign), cached in .bin/: make sign-check
+# signs and verifies with it.
+cosign:
+	$(NICE) tools/build.sh cosign
 
 # etcd, kube-apiserver, kubectl and kubeadm at pinned versions, cached in .bin/.
 controlplane:
@@ -275,8 +349,9 @@ test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node release-check NICE='nice -n 10'
 
 # After ./coredns, whose compiles its vet of the root module reuses. gofmt checks this
-# repository's Go files (not CoreDNS's trees under .build).
-lint: coredns
+# repository's Go files (not CoreDNS's trees under .build). govulncheck reports on
+# ./coredns (make vulncheck, both kinds set to report).
+lint: coredns govulncheck
 	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \
 		git cat-file --batch-check='%(objectsize) %(rest)' | awk '$$1 ~ /^[0-9]+$$/ && $$1 > $(MAX_FILE_BYTES)'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build products belong in .gitignore):"; echo "$$big"; exit 1; fi
@@ -290,6 +365,8 @@ lint: coredns
 	$(call vet,deploy/monitoring/check)
 	$(call vet,tools/image)
 	$(call vet,tools/tree)
+	$(call vet,tools/vuln)
+	$(call vulncheck_run,report,report)
 
 unit: deploy-check image-check monitoring-check
 	$(NICE) $(GO_TEST) ./...

@@ -5,11 +5,13 @@
 # kube-proxy). With the argument promtool, only Prometheus's promtool (tools/promtool),
 # which tests deploy/monitoring's alert rules; with otelcol, only the OpenTelemetry
 # Collector of the consumer test (tools/otelcol); with alerting, only the Prometheus server
-# and Alertmanager of the alerting test (tools/prometheus, tools/alertmanager).
+# and Alertmanager of the alerting test (tools/prometheus, tools/alertmanager); with cosign,
+# only Sigstore's cosign, which make sign-check signs the image with (tools/cosign); with
+# govulncheck, only govulncheck, make vulncheck's scanner (tools/vuln).
 # A binary is rebuilt only when it is missing or older than its module's go.mod, go.sum or
 # Go files.
 #
-# Usage: tools/build.sh [node|promtool|otelcol|alerting]   (from anywhere; BIN_DIR overrides .bin)
+# Usage: tools/build.sh [node|promtool|otelcol|alerting|cosign|govulncheck]   (from anywhere; BIN_DIR overrides .bin)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -83,6 +85,18 @@ alerting)
 	;;
 otelcol)
 	build otelcol tools/otelcol . "first time: about 5 minutes"
+	exit 0
+	;;
+govulncheck)
+	# make vulncheck's scanner (tools/vuln); its database is the pinned golang.org/x/vulndb
+	# module's OSV files, read where the module cache holds them.
+	CGO_ENABLED=0 build govulncheck tools/vuln golang.org/x/vuln/cmd/govulncheck "first time: about 100 s"
+	exit 0
+	;;
+cosign)
+	# Without cgo, as the release workflow's cosign is: make sign-check signs with a key
+	# file, no hardware token.
+	CGO_ENABLED=0 build cosign tools/cosign github.com/sigstore/cosign/v3/cmd/cosign "first time: about 11 minutes of CPU, 17 at nice 19 on a busy 2-core machine"
 	exit 0
 	;;
 esac

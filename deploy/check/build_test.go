@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,11 +151,15 @@ type workflow struct {
 type job struct {
 	Needs       stringList        `yaml:"needs"`
 	Permissions map[string]string `yaml:"permissions"`
-	Steps       []struct {
-		Uses string            `yaml:"uses"`
-		Run  string            `yaml:"run"`
-		With map[string]string `yaml:"with"`
-	} `yaml:"steps"`
+	Steps       []step            `yaml:"steps"`
+}
+
+// step is a job's step.
+type step struct {
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
 }
 
 // stringList is a YAML string or list of strings, as `needs` may be.
@@ -222,9 +227,10 @@ func runsMakeTest(j job) bool {
 }
 
 // TestReleaseWorkflow: on a tag, make test and the matrix run first and everything else
-// needs both; the binaries come from make coredns; the default version's image published
-// is the tar make test built and checked, pushed by make push-image; only the GitHub
-// release's job may write.
+// needs both; the binaries published are the ones make test's release-check built and
+// checked; the default version's image published is the tar make test built and checked,
+// pushed by make push-image, then signed and attested keylessly (make sign-image); only
+// the GitHub release's job may write, and only the image job get an OIDC token.
 func TestReleaseWorkflow(t *testing.T) {
 	w := readWorkflow(t, "release.yml")
 	push, _ := w.On["push"].(map[string]any)
@@ -280,8 +286,10 @@ func TestReleaseWorkflow(t *testing.T) {
 	}
 	var runs []string
 	for name, j := range w.Jobs {
-		if len(j.Permissions) > 0 && !(name == "release" && len(j.Permissions) == 1 && j.Permissions["contents"] == "write") {
-			t.Errorf("release.yml: job %s has permissions %v: only the release job writes, contents only", name, j.Permissions)
+		release := name == "release" && len(j.Permissions) == 1 && j.Permissions["contents"] == "write"
+		signing := name == "image" && len(j.Permissions) == 2 && j.Permissions["contents"] == "read" && j.Permissions["id-token"] == "write"
+		if len(j.Permissions) > 0 && !release && !signing {
+			t.Errorf("release.yml: job %s has permissions %v: only the release job writes (contents), only the image job gets an OIDC token (id-token), to sign", name, j.Permissions)
 		}
 		for _, s := range j.Steps {
 			runs = append(runs, s.Run)
@@ -298,13 +306,68 @@ func TestReleaseWorkflow(t *testing.T) {
 		}
 		return false
 	}
-	if !has(`(?m)^\s*make release-binaries `) {
-		t.Error("release.yml does not build the binaries with make release-binaries (make coredns for each platform)")
+	// The binaries published are release-check's, for the tag and every release platform
+	// (make test alone checks the linux ones), from the test job.
+	platforms := regexp.MustCompile(`(?m)^RELEASE_PLATFORMS\s+:= (.+)$`).FindStringSubmatch(readText(t, "Makefile"))
+	if platforms == nil {
+		t.Fatal("Makefile: no RELEASE_PLATFORMS")
+	}
+	var binaries string
+	for _, st := range test.Steps {
+		if strings.Contains(st.Run, "make test") && st.Env["RELEASE_CHECK_PLATFORMS"] != platforms[1] {
+			t.Errorf("release.yml: the test job's make test checks the archives for %q, not for every release platform (RELEASE_CHECK_PLATFORMS %q)", st.Env["RELEASE_CHECK_PLATFORMS"], platforms[1])
+		}
+		if strings.HasPrefix(st.Uses, "actions/upload-artifact@") && st.With["path"] == ".build/release-check/coredns-k8s_event-*" {
+			binaries = st.With["name"]
+		}
+		if strings.Contains(st.Run, "make test") && st.Env["RELEASE_CHECK_VERSION"] != "${{ github.ref_name }}" {
+			t.Error("release.yml: the test job's make test does not build release-check's archives for the tag (RELEASE_CHECK_VERSION)")
+		}
+	}
+	var published bool
+	for _, st := range w.Jobs["release"].Steps {
+		published = published || binaries != "" && strings.HasPrefix(st.Uses, "actions/download-artifact@") && st.With["name"] == binaries && st.With["path"] == "dist"
+	}
+	if !published {
+		t.Errorf("release.yml: the release job does not publish the archives the test job checked (artifact %q of .build/release-check)", binaries)
+	}
+	if has(`make (release-binaries|coredns)\b`) {
+		t.Error("release.yml builds binaries of its own: publish the ones make test checked")
+	}
+	// Nothing is published before govulncheck passed on the live database.
+	var vulncheck bool
+	for _, st := range w.Jobs["vulncheck"].Steps {
+		vulncheck = vulncheck || strings.HasPrefix(strings.TrimSpace(st.Run), "make vulncheck VULNDB=https://vuln.go.dev ")
+	}
+	if !vulncheck {
+		t.Error("release.yml: no job vulncheck that runs make vulncheck VULNDB=https://vuln.go.dev")
+	}
+	for _, name := range []string{"release", "image"} {
+		if !slices.Contains(w.Jobs[name].Needs, "vulncheck") {
+			t.Errorf("release.yml: job %s does not need vulncheck: it may publish what govulncheck stops", name)
+		}
+	}
+	// Each image is signed and attested where it was pushed, verified against this
+	// workflow's identity.
+	var pushed, signed bool
+	for _, st := range w.Jobs["image"].Steps {
+		pushed = pushed || strings.Contains(st.Run, "make push-image ")
+		signed = signed || pushed && strings.Contains(st.Run, "make sign-image ") && strings.Contains(st.Run, "/.github/workflows/release.yml@$GITHUB_REF") &&
+			strings.Contains(st.Run, "CERT_ISSUER=https://token.actions.githubusercontent.com")
+	}
+	if !signed {
+		t.Error("release.yml: the image job does not sign each image after pushing it (make sign-image, keyless, verified against release.yml's identity)")
 	}
 	if !has(`(?m)^\s*make push-image `) {
 		t.Error("release.yml does not publish the image with make push-image")
 	}
 	if has(`make image\b`) {
 		t.Error("release.yml builds an image of its own: publish the one make test built")
+	}
+	if has(`--generate-notes`) || !has(`(?m)^\s*tools/release-notes\.sh "\$GITHUB_REF_NAME" > "(\S+)"\n\s*gh release create .*\n.*--notes-file "\S+"`) {
+		t.Error("release.yml: the GitHub release's text is not the tag's section of CHANGELOG.md (tools/release-notes.sh, gh release create --notes-file)")
+	}
+	if s := w.Jobs["test"].Steps; !slices.ContainsFunc(s, func(s step) bool { return strings.HasPrefix(s.Run, "tools/release-notes.sh ") }) {
+		t.Error("release.yml: the test job does not check first that CHANGELOG.md has the tag's section")
 	}
 }

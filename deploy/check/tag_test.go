@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// newestRelease is the version of CHANGELOG.md's first section: ## vX.Y.Z ...
-var newestRelease = regexp.MustCompile(`(?m)^## (v[0-9]+\.[0-9]+\.[0-9]+\S*)`)
+// newestRelease is the version of CHANGELOG.md's first version section, the release
+// being prepared or the last one: ## [X.Y.Z] - DATE, or - Unreleased.
+var newestRelease = regexp.MustCompile(`(?m)^## \[([0-9]+\.[0-9]+\.[0-9]+\S*)\]`)
 
 // TestPinnedTagIsTheRelease: deploy/helm/values.yaml pins the image tag that the
 // release's tag function (tools/image tag) gives for the newest CHANGELOG.md version on
@@ -17,12 +18,12 @@ var newestRelease = regexp.MustCompile(`(?m)^## (v[0-9]+\.[0-9]+\.[0-9]+\S*)`)
 func TestPinnedTagIsTheRelease(t *testing.T) {
 	m := newestRelease.FindStringSubmatch(readText(t, "CHANGELOG.md"))
 	if m == nil {
-		t.Fatal("CHANGELOG.md: no section ## vX.Y.Z")
+		t.Fatal("CHANGELOG.md: no section ## [X.Y.Z]")
 	}
 	coredns := defaultVersion(t)
-	want := releaseTag(t, m[1], coredns)
+	want := releaseTag(t, "v"+m[1], coredns)
 	if got := helm(t).Image.Tag; got != want {
-		t.Errorf("deploy/helm/values.yaml pins image tag %q, want %q (release %s on CoreDNS %s)", got, want, m[1], coredns)
+		t.Errorf("deploy/helm/values.yaml pins image tag %q, want %q (release v%s on CoreDNS %s)", got, want, m[1], coredns)
 	}
 	for _, file := range []string{"README.md", "CHANGELOG.md"} {
 		if !strings.Contains(readText(t, file), want) {

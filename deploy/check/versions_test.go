@@ -169,7 +169,7 @@ func TestEveryVersionIsTested(t *testing.T) {
 
 	release := newestRelease.FindStringSubmatch(readText(t, "CHANGELOG.md"))
 	if release == nil {
-		t.Fatal("CHANGELOG.md: no section ## vX.Y.Z")
+		t.Fatal("CHANGELOG.md: no section ## [X.Y.Z]")
 	}
 	readme := readText(t, "README.md")
 	for _, v := range supportedVersions(t) {
@@ -177,7 +177,7 @@ func TestEveryVersionIsTested(t *testing.T) {
 		if minor == "" {
 			minor = "none"
 		}
-		tag := releaseTag(t, release[1], v.coredns)
+		tag := releaseTag(t, "v"+release[1], v.coredns)
 		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(minor) + ` \| ` + regexp.QuoteMeta(v.coredns) + ` \| ` +
 			"`" + regexp.QuoteMeta(tag) + "`" + ` \| \S.* \|$`)
 		if !row.MatchString(readme) {

@@ -23,7 +23,11 @@ func fakeInputs(t *testing.T) []platformRecipe {
 		}
 		return p
 	}
-	ca := write("ca.crt", "-----BEGIN CERTIFICATE-----\n")
+	ca := caPackage{
+		bundle:    write("ca.crt", "-----BEGIN CERTIFICATE-----\n"),
+		status:    write("status", fakeCAStatus),
+		copyright: write("copyright", fakeCACopyright),
+	}
 	return []platformRecipe{
 		{v1.Platform{OS: "linux", Architecture: "amd64"}, coreDNS(write("amd64", "\x7fELF amd64"), ca)},
 		{v1.Platform{OS: "linux", Architecture: "arm64"}, coreDNS(write("arm64", "\x7fELF arm64"), ca)},

@@ -31,8 +31,10 @@ var loaded struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if loaded.dir != "" {
-		os.RemoveAll(loaded.dir)
+	for _, dir := range []string{loaded.dir, sbomImage.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

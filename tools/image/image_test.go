@@ -43,8 +43,8 @@ func checkConfig(t *testing.T, img v1.Image, user string, entrypoint []string, p
 }
 
 // TestCoreDNSImage: make image wrote, for every platform, one layer with exactly /coredns
-// (static, for the platform, the commit in it, cap_net_bind_service=+ep) and this machine's
-// CA bundle, owned by root, run as 65532:65532 with port 53 over TCP and UDP.
+// (static, for the platform, the commit in it, cap_net_bind_service=+ep), this machine's
+// CA bundle and its package's dpkg status and copyright, owned by root, run as 65532:65532 with port 53 over TCP and UDP.
 func TestCoreDNSImage(t *testing.T) {
 	b := loadBuilt(t, "K8S_EVENT_IMAGE_TAR", "K8S_EVENT_IMAGE")
 	platforms := imagePlatforms(t)
@@ -58,6 +58,18 @@ func TestCoreDNSImage(t *testing.T) {
 	if commit == "" || err != nil || len(ca) == 0 {
 		t.Fatalf("K8S_EVENT_GIT_COMMIT %q and K8S_EVENT_CA_BUNDLE (%v) must give the commit and the CA bundle", commit, err)
 	}
+	status, errStatus := os.ReadFile(os.Getenv("K8S_EVENT_CA_STATUS"))
+	copyright, errCopyright := os.ReadFile(os.Getenv("K8S_EVENT_CA_COPYRIGHT"))
+	if errStatus != nil || errCopyright != nil {
+		t.Fatalf("K8S_EVENT_CA_STATUS (%v) and K8S_EVENT_CA_COPYRIGHT (%v) must give the CA bundle's package's status and copyright", errStatus, errCopyright)
+	}
+	same := func(what string, want []byte) func(*testing.T, []byte) {
+		return func(t *testing.T, data []byte) {
+			if !bytes.Equal(data, want) {
+				t.Errorf("%d bytes, not the build machine's %s (%d bytes)", len(data), what, len(want))
+			}
+		}
+	}
 	for p, img := range platformImages(t, b.idx, platforms) {
 		t.Run(p, func(t *testing.T) {
 			cf := checkConfig(t, img, "65532:65532", []string{"/coredns"}, "53/tcp", "53/udp")
@@ -67,11 +79,11 @@ func TestCoreDNSImage(t *testing.T) {
 					pax:   map[string]string{"SCHILY.xattr.security.capability": string(netBindServiceEP)},
 					check: checkStaticELF(cf.Architecture, commit)},
 				named(dir, "etc/"), named(dir, "etc/ssl/"), named(dir, "etc/ssl/certs/"),
-				{name: "etc/ssl/certs/ca-certificates.crt", typ: '0', mode: 0o644, check: func(t *testing.T, data []byte) {
-					if !bytes.Equal(data, ca) {
-						t.Errorf("%d bytes, not the build machine's CA bundle (%d bytes)", len(data), len(ca))
-					}
-				}},
+				{name: "etc/ssl/certs/ca-certificates.crt", typ: '0', mode: 0o644, check: same("CA bundle", ca)},
+				named(dir, "usr/"), named(dir, "usr/share/"), named(dir, "usr/share/doc/"), named(dir, "usr/share/doc/ca-certificates/"),
+				{name: "usr/share/doc/ca-certificates/copyright", typ: '0', mode: 0o644, check: same("ca-certificates copyright", copyright)},
+				named(dir, "var/"), named(dir, "var/lib/"), named(dir, "var/lib/dpkg/"), named(dir, "var/lib/dpkg/status.d/"),
+				{name: "var/lib/dpkg/status.d/ca-certificates", typ: '0', mode: 0o644, check: same("ca-certificates dpkg status", status)},
 			}, cf.Created)
 		})
 	}

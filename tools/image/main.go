@@ -3,7 +3,7 @@
 // written as an OCI image layout in a tar that `ctr images import` loads; the same inputs
 // (binaries, CA bundle, name, epoch) make the same bytes.
 //
-//	image coredns -name NAME -out FILE -epoch SECONDS -ca FILE OS/ARCH=BINARY...
+//	image coredns -name NAME -out FILE -epoch SECONDS -ca FILE -ca-status FILE -ca-copyright FILE OS/ARCH=BINARY...
 //	image pause -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image dnsprobe -name NAME -out FILE -epoch SECONDS OS/ARCH=BINARY...
 //	image push -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
@@ -12,12 +12,19 @@
 //	image pulled -tar FILE -repository REGISTRY/PATH -version vX.Y.Z -coredns vX.Y.Z
 //	image sbom -binary FILE -name NAME -version vX.Y.Z -epoch SECONDS -out FILE [-main-version vX.Y.Z]
 //	image sbom-check -sbom FILE -binary FILE [-main-version vX.Y.Z]
+//	image digests -tar FILE
+//	image change-tagged -ref REGISTRY/PATH:TAG
+//	image image-sbom -tar FILE -platform OS/ARCH -name NAME -version vX.Y.Z -epoch SECONDS -out FILE [-main-version vX.Y.Z]
+//	image image-sbom-check -sbom FILE -tar FILE -platform OS/ARCH [-main-version vX.Y.Z]
 //
 // The Makefile's image, pause-image and push-image targets run it, and its IMAGE_TAG
 // (tag: the release's image tag, tag.go); release-binaries writes each binary's SBOM
 // (sbom.go); release-check checks the SBOMs against the image's binaries
-// (sbomcheck.go), runs push-image against registry, then pulled (registry.go);
-// recipe.go says what each image holds.
+// (sbomcheck.go) and writes and checks each platform's image SBOM (imagesbom.go,
+// imagesbomcheck.go), runs push-image against registry, then pulled (registry.go);
+// recipe.go says what each image holds. tools/sign-check.sh (make sign-check) signs the
+// digests that digests prints and attests the image SBOMs, and shows with change-tagged
+// that an image changed after signing fails verification (signing.go).
 package main
 
 import (
@@ -44,7 +51,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check")
+		return errors.New("want a command: coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged, image-sbom or image-sbom-check")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "coredns", "pause", "dnsprobe":
@@ -61,8 +68,16 @@ func run(args []string) error {
 		return writeSBOM(args)
 	case "sbom-check":
 		return sbomCheck(args)
+	case "digests":
+		return printDigests(args)
+	case "change-tagged":
+		return changeTag(args)
+	case "image-sbom":
+		return writeImageSBOM(args)
+	case "image-sbom-check":
+		return imageSBOMCheck(args)
 	default:
-		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom or sbom-check", cmd)
+		return fmt.Errorf("unknown command %q: want coredns, pause, dnsprobe, push, tag, registry, pulled, sbom, sbom-check, digests, change-tagged, image-sbom or image-sbom-check", cmd)
 	}
 }
 
@@ -73,6 +88,8 @@ func build(recipeName string, args []string) error {
 	out := fs.String("out", "", "the OCI image layout tar to write")
 	epoch := fs.Int64("epoch", 0, "the date of the image and its files, in seconds since 1970 (SOURCE_DATE_EPOCH)")
 	ca := fs.String("ca", "", "the CA bundle (coredns)")
+	caStatus := fs.String("ca-status", "", "the dpkg status stanza of the CA bundle's package, ca-certificates (coredns)")
+	caCopyright := fs.String("ca-copyright", "", "the copyright file of the CA bundle's package (coredns)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,8 +100,8 @@ func build(recipeName string, args []string) error {
 	if *out == "" || fs.NArg() == 0 {
 		return errors.New("want -out FILE and at least one OS/ARCH=BINARY")
 	}
-	if recipeName == "coredns" && *ca == "" {
-		return errors.New("coredns: want -ca FILE, the CA bundle")
+	if recipeName == "coredns" && (*ca == "" || *caStatus == "" || *caCopyright == "") {
+		return errors.New("coredns: want -ca FILE -ca-status FILE -ca-copyright FILE, the CA bundle and its package's status and copyright")
 	}
 	var platforms []platformRecipe
 	for _, a := range fs.Args() {
@@ -96,7 +113,7 @@ func build(recipeName string, args []string) error {
 		var r recipe
 		switch recipeName {
 		case "coredns":
-			r = coreDNS(binary, *ca)
+			r = coreDNS(binary, caPackage{bundle: *ca, status: *caStatus, copyright: *caCopyright})
 		case "pause":
 			r = pause(binary)
 		default:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
@@ -29,6 +30,7 @@ type spdxDocument struct {
 	DocumentNamespace string             `json:"documentNamespace"`
 	CreationInfo      spdxCreationInfo   `json:"creationInfo"`
 	Packages          []spdxPackage      `json:"packages"`
+	Files             []spdxFile         `json:"files,omitempty"`
 	Relationships     []spdxRelationship `json:"relationships"`
 }
 
@@ -41,12 +43,33 @@ type spdxPackage struct {
 	Name                  string         `json:"name"`
 	SPDXID                string         `json:"SPDXID"`
 	VersionInfo           string         `json:"versionInfo,omitempty"`
+	Supplier              string         `json:"supplier,omitempty"`
 	DownloadLocation      string         `json:"downloadLocation"`
 	FilesAnalyzed         bool           `json:"filesAnalyzed"`
+	VerificationCode      *spdxVerifCode `json:"packageVerificationCode,omitempty"`
+	HasFiles              []string       `json:"hasFiles,omitempty"`
+	LicenseConcluded      string         `json:"licenseConcluded,omitempty"`
+	LicenseDeclared       string         `json:"licenseDeclared,omitempty"`
+	LicenseComments       string         `json:"licenseComments,omitempty"`
+	CopyrightText         string         `json:"copyrightText,omitempty"`
 	Checksums             []spdxChecksum `json:"checksums,omitempty"`
 	ExternalRefs          []spdxRef      `json:"externalRefs,omitempty"`
 	PrimaryPackagePurpose string         `json:"primaryPackagePurpose,omitempty"`
 	Comment               string         `json:"comment,omitempty"`
+}
+
+// spdxVerifCode is a package's verification code: the SHA1 of its files' SHA1s, sorted and
+// concatenated (SPDX 2.3, 7.9).
+type spdxVerifCode struct {
+	Value string `json:"packageVerificationCodeValue"`
+}
+
+// spdxFile is a file of the document.
+type spdxFile struct {
+	FileName  string         `json:"fileName"`
+	SPDXID    string         `json:"SPDXID"`
+	Checksums []spdxChecksum `json:"checksums"`
+	Comment   string         `json:"comment,omitempty"`
 }
 
 type spdxChecksum struct {
@@ -96,9 +119,18 @@ func readBinary(file, mainVersion string) (binaryInfo, error) {
 	if err != nil {
 		return binaryInfo{}, err
 	}
-	bi, err := buildinfo.ReadFile(file)
+	bin, err := parseBinary(data, mainVersion)
 	if err != nil {
-		return binaryInfo{}, fmt.Errorf("%s: no Go build information: %w", file, err)
+		return binaryInfo{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return bin, nil
+}
+
+// parseBinary reads the build information and the SHA-256 digest of a Go binary's bytes.
+func parseBinary(data []byte, mainVersion string) (binaryInfo, error) {
+	bi, err := buildinfo.Read(bytes.NewReader(data))
+	if err != nil {
+		return binaryInfo{}, fmt.Errorf("no Go build information: %w", err)
 	}
 	sum := sha256.Sum256(data)
 	return binaryInfo{build: bi, sha256: hex.EncodeToString(sum[:]), mainVersion: mainVersion}, nil
@@ -106,24 +138,39 @@ func readBinary(file, mainVersion string) (binaryInfo, error) {
 
 // newSBOM returns the SBOM, named name, of the binary bin at release version (which a
 // module replaced by a directory of the checkout is built at, and the main module unless
-// bin says its version), created at created. When bin says the main module's version
-// (CoreDNS's tree at its tag), the main module is one of the modules linked, at that
-// version, and the binary, CoreDNS with this release's plugins, has no package URL.
+// bin says its version), created at created.
 func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocument {
-	bi := bin.build
-	doc := spdxDocument{
+	doc := newSPDXDocument(name, bin.sha256, created)
+	pkgs, rels := binaryPackages(version, bin)
+	doc.Packages = pkgs
+	doc.Relationships = append([]spdxRelationship{{spdxDocumentID, "DESCRIBES", spdxBinaryID}}, rels...)
+	return doc
+}
+
+// newSPDXDocument is an SPDX document without elements, named name, its namespace made
+// unique by digest (hex), created at created.
+func newSPDXDocument(name, digest string, created time.Time) spdxDocument {
+	return spdxDocument{
 		SPDXVersion:       spdxVersion,
 		DataLicense:       spdxDataLicense,
 		SPDXID:            spdxDocumentID,
 		Name:              name,
-		DocumentNamespace: spdxNamespaceBase + name + "-" + bin.sha256[:16],
+		DocumentNamespace: spdxNamespaceBase + name + "-" + digest[:16],
 		CreationInfo:      spdxCreationInfo{Created: created.UTC().Format(time.RFC3339), Creators: []string{spdxCreator}},
 	}
+}
+
+// binaryPackages returns the package of the binary bin at release version, the packages
+// linked into it and the relationships that link them. When bin says the main module's
+// version (CoreDNS's tree at its tag), the main module is one of the modules linked, at
+// that version, and the binary, CoreDNS with this release's plugins, has no package URL.
+func binaryPackages(version string, bin binaryInfo) ([]spdxPackage, []spdxRelationship) {
+	bi := bin.build
 	binaryRef := purl(bi.Main.Path, version)
 	if bin.mainVersion != "" {
 		binaryRef = nil
 	}
-	doc.Packages = append(doc.Packages, spdxPackage{
+	pkgs := []spdxPackage{{
 		Name:                  bi.Path,
 		SPDXID:                spdxBinaryID,
 		VersionInfo:           version,
@@ -132,7 +179,7 @@ func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocume
 		ExternalRefs:          binaryRef,
 		PrimaryPackagePurpose: "APPLICATION",
 		Comment:               buildComment(bi),
-	}, spdxPackage{
+	}, {
 		Name:                  "stdlib",
 		SPDXID:                spdxStdlibID,
 		VersionInfo:           bi.GoVersion,
@@ -140,12 +187,10 @@ func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocume
 		ExternalRefs:          purl("stdlib", bi.GoVersion),
 		PrimaryPackagePurpose: "LIBRARY",
 		Comment:               "the Go standard library and runtime",
-	})
-	doc.Relationships = append(doc.Relationships,
-		spdxRelationship{spdxDocumentID, "DESCRIBES", spdxBinaryID},
-		spdxRelationship{spdxBinaryID, "STATIC_LINK", spdxStdlibID})
+	}}
+	rels := []spdxRelationship{{spdxBinaryID, "STATIC_LINK", spdxStdlibID}}
 	if bin.mainVersion != "" {
-		doc.Packages = append(doc.Packages, spdxPackage{
+		pkgs = append(pkgs, spdxPackage{
 			Name:                  bi.Main.Path,
 			SPDXID:                spdxMainID,
 			VersionInfo:           bin.mainVersion,
@@ -154,15 +199,30 @@ func newSBOM(name, version string, bin binaryInfo, created time.Time) spdxDocume
 			PrimaryPackagePurpose: "LIBRARY",
 			Comment:               "the main module: its source at this version, built with the plugins of the release",
 		})
-		doc.Relationships = append(doc.Relationships, spdxRelationship{spdxBinaryID, "STATIC_LINK", spdxMainID})
+		rels = append(rels, spdxRelationship{spdxBinaryID, "STATIC_LINK", spdxMainID})
 	}
 	for i, m := range bi.Deps {
 		p := modulePackage(m, version)
 		p.SPDXID = fmt.Sprintf("SPDXRef-Package-module-%d", i+1)
-		doc.Packages = append(doc.Packages, p)
-		doc.Relationships = append(doc.Relationships, spdxRelationship{spdxBinaryID, "STATIC_LINK", p.SPDXID})
+		pkgs = append(pkgs, p)
+		rels = append(rels, spdxRelationship{spdxBinaryID, "STATIC_LINK", p.SPDXID})
 	}
-	return doc
+	return pkgs, rels
+}
+
+// linkedModules are the packages, name and version, that the SBOM of bin at release
+// version links into it: the Go standard library, the main module when its version is
+// known, and every module compiled in.
+func linkedModules(bin binaryInfo, release string) map[string]string {
+	want := map[string]string{"stdlib": bin.build.GoVersion}
+	if bin.mainVersion != "" {
+		want[bin.build.Main.Path] = bin.mainVersion
+	}
+	for _, m := range bin.build.Deps {
+		p := modulePackage(m, release)
+		want[p.Name] = p.VersionInfo
+	}
+	return want
 }
 
 // modulePackage is the package of a module compiled in: named by its path, at the version

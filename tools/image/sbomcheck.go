@@ -78,23 +78,9 @@ func checkSBOM(data []byte, bin binaryInfo, required []string) (string, error) {
 		return "", fmt.Errorf("the described package %s has checksums %v, want the binary's SHA256 %s", binary.Name, binary.Checksums, bin.sha256)
 	}
 
-	want := map[string]string{"stdlib": bin.build.GoVersion}
-	if bin.mainVersion != "" {
-		want[bin.build.Main.Path] = bin.mainVersion
-	}
-	for _, m := range bin.build.Deps {
-		p := modulePackage(m, binary.VersionInfo)
-		want[p.Name] = p.VersionInfo
-	}
-	for name, v := range want {
-		if got, ok := linked[name]; !ok || got != v {
-			return "", fmt.Errorf("the binary has %s %s; the SBOM has %s", name, v, orNone(got, ok))
-		}
-	}
-	for name, v := range linked {
-		if _, ok := want[name]; !ok {
-			return "", fmt.Errorf("the SBOM has %s %s, which the binary does not", name, v)
-		}
+	want := linkedModules(bin, binary.VersionInfo)
+	if err := sameModules(want, linked); err != nil {
+		return "", err
 	}
 	var names []string
 	for _, m := range required {
@@ -106,6 +92,21 @@ func checkSBOM(data []byte, bin binaryInfo, required []string) (string, error) {
 	}
 	return fmt.Sprintf("SPDX 2.3, %s (sha256:%s) built by %s, %d modules, %s", binary.Name, bin.sha256, bin.build.GoVersion,
 		len(bin.build.Deps), strings.Join(names, ", ")), nil
+}
+
+// sameModules checks that an SBOM links the modules a binary has (name: version), no more.
+func sameModules(binary, sbom map[string]string) error {
+	for name, v := range binary {
+		if got, ok := sbom[name]; !ok || got != v {
+			return fmt.Errorf("the binary has %s %s; the SBOM has %s", name, v, orNone(got, ok))
+		}
+	}
+	for name, v := range sbom {
+		if _, ok := binary[name]; !ok {
+			return fmt.Errorf("the SBOM has %s %s, which the binary does not", name, v)
+		}
+	}
+	return nil
 }
 
 func orNone(v string, ok bool) string {
