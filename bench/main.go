@@ -31,23 +31,29 @@ type options struct {
 	binDir  string // etcd and kube-apiserver
 	work    string // scratch directory for raw outputs
 
-	count      int           // -count of the hot-path benchmark
-	benchtime  string        // -benchtime of the hot-path benchmark
-	floodRate  int           // lines per second
-	floodDur   time.Duration // flood length
-	scaleLines int           // lines per scale case
-	scaleCache string        // CACHESIZE values, comma-separated
-	pairs      int           // DNS runs per phase, each an off and an on run
-	runDur     time.Duration // one dnsperf run
-	latencyN   int           // lines timed from log to watch
-	spacing    time.Duration // between two of those lines
-	keep       bool          // keep dnsperf's per-query output
-	only       string        // comma-separated parts to run; all if empty
-	fleetSizes []int         // fleet: replicas per fleet
-	fleetRate  int           // fleet: failing queries per second to each replica
-	fleetDur   time.Duration // fleet: how long they are sent
-	fleetDrain time.Duration // fleet: most time from the first query until all is written
-	fleetLimit []int         // fleet: EventRateLimit's Namespace QPS and burst
+	count       int           // -count of the hot-path benchmark
+	benchtime   string        // -benchtime of the hot-path benchmark
+	floodRate   int           // lines per second
+	floodDur    time.Duration // flood length
+	scaleLines  int           // lines per scale case
+	scaleCache  string        // CACHESIZE values, comma-separated
+	pairs       int           // DNS runs per phase, each an off and an on run
+	runDur      time.Duration // one dnsperf run
+	latencyN    int           // lines timed from log to watch
+	spacing     time.Duration // between two of those lines
+	keep        bool          // keep dnsperf's per-query output
+	only        string        // comma-separated parts to run; all if empty
+	fleetSizes  []int         // fleet: replicas per fleet
+	fleetRate   int           // fleet: failing queries per second to each replica
+	fleetDur    time.Duration // fleet: how long they are sent
+	fleetDrain  time.Duration // fleet: most time from the first query until all is written
+	fleetLimit  []int         // fleet: EventRateLimit's Namespace QPS and burst
+	apfReplicas int           // apf: replicas in the fleet
+	apfRounds   int           // apf: rounds of the three configurations
+	apfBefore   time.Duration // apf: the clients alone, before the outage
+	apfOutage   time.Duration // apf: how long the queries fail
+	apfBurst    time.Duration // apf: the outage's first part, the fleet's burst
+	apfAfter    time.Duration // apf: after the outage
 	// fleetPluginRate is k8s_event's rate in every replica.
 	fleetPluginRate pluginRate
 }
@@ -70,12 +76,18 @@ func main() {
 	flag.IntVar(&o.latencyN, "latency-lines", 120, "latency: lines timed from log to watch")
 	flag.DurationVar(&o.spacing, "latency-spacing", 250*time.Millisecond, "latency: time between two lines (kubeapi's client sends at most 5 requests/s after a burst of 10)")
 	flag.BoolVar(&o.keep, "keep", false, "DNS: keep dnsperf's per-query output in the raw-output directory")
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: hotpath, flood, dns, scale, fleet")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: hotpath, flood, dns, scale, fleet, apf")
 	fleetSizes := flag.String("fleet-sizes", "1,5,20", "fleet: replicas per fleet, comma-separated")
 	flag.IntVar(&o.fleetRate, "fleet-rate", 20, "fleet: failing queries per second to each replica")
 	flag.DurationVar(&o.fleetDur, "fleet-duration", 10*time.Second, "fleet: how long the queries fail")
 	flag.DurationVar(&o.fleetDrain, "fleet-drain", 2*time.Minute, "fleet: most time from the first query until every line is written or dropped")
 	fleetLimit := flag.String("fleet-limit", "50,100", "fleet: EventRateLimit's Namespace limit, QPS,BURST")
+	flag.IntVar(&o.apfReplicas, "apf-replicas", 300, "apf: replicas in the fleet (cluster-proportional-autoscaler's for 5,000 nodes)")
+	flag.IntVar(&o.apfRounds, "apf-rounds", 1, "apf: rounds of the three configurations, alternating")
+	flag.DurationVar(&o.apfBefore, "apf-before", 30*time.Second, "apf: the clients alone before the outage (the baseline)")
+	flag.DurationVar(&o.apfOutage, "apf-outage", 2*time.Minute, "apf: how long every replica's queries fail")
+	flag.DurationVar(&o.apfBurst, "apf-burst", 10*time.Second, "apf: the outage's first part, in which the fleet's burst is written")
+	flag.DurationVar(&o.apfAfter, "apf-after", 30*time.Second, "apf: after the outage")
 	fleetPluginRate := flag.String("fleet-plugin-rate", "1/300,25", "fleet: k8s_event's rate QPS,BURST in every replica (the defaults)")
 	flag.Parse()
 	if *quick {
@@ -86,6 +98,7 @@ func main() {
 			"count": "2", "benchtime": "100ms", "flood-duration": "1s", "scale-lines": "2000",
 			"scale-caches": "16,64", "pairs": "1", "run-duration": "2s", "latency-lines": "8",
 			"fleet-sizes": "1,3", "fleet-duration": "2s", "fleet-drain": "30s", "fleet-limit": "5,10",
+			"apf-replicas": "3", "apf-before": "3s", "apf-outage": "4s", "apf-burst": "2s", "apf-after": "3s",
 		} {
 			if !set[name] {
 				flag.Set(name, value)
@@ -147,6 +160,10 @@ func main() {
 	if o.runs("fleet") {
 		step("fleet", func() error { return fleet(ctx, o, t, ft) })
 	}
+	at := &apfTable{}
+	if o.runs("apf") {
+		step("apf", func() error { return apf(ctx, o, at) })
+	}
 
 	if testBin != "" {
 		os.Remove(testBin) // 100 MB; the rest of the raw outputs is small
@@ -157,6 +174,10 @@ func main() {
 	if len(ft.results) > 0 {
 		fmt.Println()
 		ft.print(os.Stdout)
+	}
+	if len(at.results) > 0 {
+		fmt.Println()
+		at.print(os.Stdout)
 	}
 	if failed {
 		os.Exit(1)
@@ -174,9 +195,10 @@ func header(o options, quick bool, took time.Duration) string {
 	if v := dnsperfVersion(); v != "" {
 		fmt.Fprintf(&b, ", dnsperf %s", v)
 	}
-	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; took %v",
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %v before, outage %v (burst %v), %v after; took %v",
 		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
-		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1], took.Round(time.Second))
+		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1],
+		o.apfReplicas, o.apfRounds, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, took.Round(time.Second))
 	return b.String()
 }
 

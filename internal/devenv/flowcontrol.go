@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // APIServerMetrics reads kube-apiserver's own metrics (/metrics) as the admin, such as
@@ -74,3 +76,19 @@ func (r *ClassificationRecorder) Seen() map[Classification]int {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// UserConfig is a client configuration for a user of the name and groups given,
+// authenticated by a client certificate the API server trusts, through the gate: such as
+// a node (system:node:NAME in group system:nodes), which API Priority and Fairness
+// classifies apart from ServiceAccounts. It has what RBAC binds to that user or its
+// groups, and no client-side rate limit.
+func (cp *ControlPlane) UserConfig(name string, groups ...string) (*rest.Config, error) {
+	u, err := cp.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(u.Config())
+	cfg.Host = cp.admin.Host
+	cfg.QPS, cfg.Burst = -1, 0
+	return cfg, nil
+}
