@@ -149,8 +149,8 @@ func runAPF(ctx context.Context, o options, c apfConfig, round int) (res apfResu
 	for i, r := range replicas {
 		addrs[i] = r.addr()
 	}
-	progress("apf %s, round %d, N=%d: %d failing queries/s to each replica for %v", c.name, round+1, len(replicas), o.fleetRate, o.apfOutage)
-	dns := queryAll(addrs, o.fleetRate, start, o.apfOutage)
+	progress("apf %s, round %d, N=%d: %d failing queries/s to each replica for %v", c.name, round+1, len(replicas), o.apfRate, o.apfOutage)
+	dns := queryAll(addrs, o.apfRate, start, o.apfOutage)
 	end := start.Add(o.apfOutage)
 	res.phases = [4][2]time.Time{{before, start}, {start, start.Add(o.apfBurst)}, {start.Add(o.apfBurst), end}, {end, end.Add(o.apfAfter)}}
 

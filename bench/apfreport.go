@@ -110,3 +110,53 @@ func ratio(d, base time.Duration) string {
 	}
 	return fmtRatio(float64(d) / float64(base))
 }
+
+// controllerP99 is the ratio of the controllers' p99 in each phase to before.
+func (r apfResult) controllerP99() (burst, outage float64) {
+	var p99 [4]time.Duration
+	for i, ph := range r.phases {
+		var took []time.Duration
+		for _, c := range r.clients {
+			if c.kind == "controller" {
+				t, _ := c.between(ph[0], ph[1])
+				took = append(took, t...)
+			}
+		}
+		p99[i] = devenv.Percentile(took, 0.99)
+	}
+	if p99[0] <= 0 {
+		return 0, 0
+	}
+	return float64(p99[1]) / float64(p99[0]), float64(p99[2]) / float64(p99[0])
+}
+
+// addAPFRows adds the apf part's targets to the main table: the controllers' p99 with
+// flow control (and the same figure for the other configurations), every line written or
+// counted, and the fleet's requests in the shipped priority level and nowhere else.
+func addAPFRows(t *table, results []apfResult) {
+	for _, r := range results {
+		burst, outage := r.controllerP99()
+		name := fmt.Sprintf("apf, %s, round %d, N=%d", r.config.name, r.round+1, r.n)
+		p99 := row{measure: name + ": controllers' p99, burst / outage, ratio to before",
+			on: fmt.Sprintf("%s / %s", fmtRatio(burst), fmtRatio(outage))}
+		if r.config.flowControl {
+			p99.target = fmt.Sprintf("≤ ×%.1f", apfTarget)
+			p99.met = check(burst > 0 && burst <= apfTarget && outage > 0 && outage <= apfTarget)
+		}
+		t.add(p99)
+		settled := 0
+		for _, rr := range r.fleet.replicas {
+			if rr.inFlight() == 0 {
+				settled++
+			}
+		}
+		t.add(row{measure: name + ": replicas with every line written or counted as dropped",
+			on: fmt.Sprintf("%d/%d", settled, r.n), target: "all", met: check(settled == r.n && len(r.fleet.replicas) == r.n)})
+		if r.config.flowControl {
+			inOurs := r.classified["coredns-k8s-event → coredns-k8s-event"]
+			t.add(row{measure: name + ": requests in coredns-k8s-event (APF) / the fleet's write requests (audit log)",
+				on:     fmt.Sprintf("%s / %s", fmtCount(float64(inOurs)), fmtCount(float64(r.fleet.audit.requests))),
+				target: "equal", met: check(inOurs == r.fleet.audit.requests)})
+		}
+	}
+}

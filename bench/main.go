@@ -50,6 +50,7 @@ type options struct {
 	fleetLimit  []int         // fleet: EventRateLimit's Namespace QPS and burst
 	apfReplicas int           // apf: replicas in the fleet
 	apfRounds   int           // apf: rounds of the three configurations
+	apfRate     int           // apf: failing queries per second to each replica
 	apfBefore   time.Duration // apf: the clients alone, before the outage
 	apfOutage   time.Duration // apf: how long the queries fail
 	apfBurst    time.Duration // apf: the outage's first part, the fleet's burst
@@ -84,6 +85,7 @@ func main() {
 	fleetLimit := flag.String("fleet-limit", "50,100", "fleet: EventRateLimit's Namespace limit, QPS,BURST")
 	flag.IntVar(&o.apfReplicas, "apf-replicas", 300, "apf: replicas in the fleet (cluster-proportional-autoscaler's for 5,000 nodes)")
 	flag.IntVar(&o.apfRounds, "apf-rounds", 1, "apf: rounds of the three configurations, alternating")
+	flag.IntVar(&o.apfRate, "apf-rate", 10, "apf: failing queries per second to each replica (each logs a line; 25 of them are the default burst)")
 	flag.DurationVar(&o.apfBefore, "apf-before", 30*time.Second, "apf: the clients alone before the outage (the baseline)")
 	flag.DurationVar(&o.apfOutage, "apf-outage", 2*time.Minute, "apf: how long every replica's queries fail")
 	flag.DurationVar(&o.apfBurst, "apf-burst", 10*time.Second, "apf: the outage's first part, in which the fleet's burst is written")
@@ -163,6 +165,7 @@ func main() {
 	at := &apfTable{}
 	if o.runs("apf") {
 		step("apf", func() error { return apf(ctx, o, at) })
+		addAPFRows(t, at.results)
 	}
 
 	if testBin != "" {
@@ -195,10 +198,10 @@ func header(o options, quick bool, took time.Duration) string {
 	if v := dnsperfVersion(); v != "" {
 		fmt.Fprintf(&b, ", dnsperf %s", v)
 	}
-	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %v before, outage %v (burst %v), %v after; took %v",
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %d failing queries/s per replica, %v before, outage %v (burst %v), %v after; took %v",
 		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
 		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1],
-		o.apfReplicas, o.apfRounds, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, took.Round(time.Second))
+		o.apfReplicas, o.apfRounds, o.apfRate, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, took.Round(time.Second))
 	return b.String()
 }
 
