@@ -57,7 +57,10 @@ type apfResult struct {
 	// FlowSchema → priority level pair got over the run; names maps UIDs to names.
 	classified map[string]int
 	names      map[string]string
-	rssKiB     int64 // one replica's peak resident memory
+	// waited is, by FlowSchema → priority level, the mean time a request waited in
+	// APF's queues before it executed, over the run.
+	waited map[string]time.Duration
+	rssKiB int64 // one replica's peak resident memory
 }
 
 // apf runs every configuration o.apfRounds times, alternating, and prints its tables.
@@ -175,7 +178,7 @@ func runAPF(ctx context.Context, o options, c apfConfig, round int) (res apfResu
 		pods[i] = r.pod
 	}
 	res.fleet.audit = auditFleet(evs, pods)
-	res.classified, res.names, err = apfClassified(ctx, cp)
+	res.classified, res.waited, res.names, err = apfClassified(ctx, cp)
 	return res, err
 }
 
@@ -255,26 +258,40 @@ func waitFlowSchemaTaken(ctx context.Context, cp *devenv.ControlPlane, name stri
 }
 
 // apfClassified reads the API server's APF counts by FlowSchema and priority level
-// (dispatched and rejected), and the names of both kinds of object by UID.
-func apfClassified(ctx context.Context, cp *devenv.ControlPlane) (map[string]int, map[string]string, error) {
+// (dispatched and rejected) and the mean queue wait of the requests that executed, and
+// the names of both kinds of object by UID.
+func apfClassified(ctx context.Context, cp *devenv.ControlPlane) (map[string]int, map[string]time.Duration, map[string]string, error) {
 	m, err := cp.APIServerMetrics(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	counts := map[string]int{}
+	waitSum, waitCount := map[string]float64{}, map[string]float64{}
 	for series, v := range m {
-		if !strings.HasPrefix(series, "apiserver_flowcontrol_dispatched_requests_total{") &&
-			!strings.HasPrefix(series, "apiserver_flowcontrol_rejected_requests_total{") {
-			continue
+		pair := labelValue(series, "flow_schema") + " → " + labelValue(series, "priority_level")
+		switch {
+		case strings.HasPrefix(series, "apiserver_flowcontrol_dispatched_requests_total{"),
+			strings.HasPrefix(series, "apiserver_flowcontrol_rejected_requests_total{"):
+			counts[pair] += int(v)
+		case labelValue(series, "execute") != "true":
+		case strings.HasPrefix(series, "apiserver_flowcontrol_request_wait_duration_seconds_sum{"):
+			waitSum[pair] += v
+		case strings.HasPrefix(series, "apiserver_flowcontrol_request_wait_duration_seconds_count{"):
+			waitCount[pair] += v
 		}
-		counts[labelValue(series, "flow_schema")+" → "+labelValue(series, "priority_level")] += int(v)
+	}
+	waited := map[string]time.Duration{}
+	for pair, n := range waitCount {
+		if n > 0 {
+			waited[pair] = time.Duration(waitSum[pair] / n * float64(time.Second))
+		}
 	}
 	names := map[string]string{}
 	fc := cp.AdminClient().FlowcontrolV1()
 	fss, err1 := fc.FlowSchemas().List(ctx, metav1.ListOptions{})
 	pls, err2 := fc.PriorityLevelConfigurations().List(ctx, metav1.ListOptions{})
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, fs := range fss.Items {
 		names[string(fs.UID)] = fs.Name
@@ -282,7 +299,7 @@ func apfClassified(ctx context.Context, cp *devenv.ControlPlane) (map[string]int
 	for _, pl := range pls.Items {
 		names[string(pl.UID)] = pl.Name
 	}
-	return counts, names, nil
+	return counts, waited, names, nil
 }
 
 // labelValue is a label's value in a series written as in the exposition format.

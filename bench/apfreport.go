@@ -91,7 +91,7 @@ func (at *apfTable) print(w io.Writer) {
 		var pairs []string
 		for pair, n := range r.classified {
 			if !strings.HasPrefix(pair, "exempt ") && n > 0 {
-				pairs = append(pairs, fmt.Sprintf("%s ×%s", pair, fmtCount(float64(n))))
+				pairs = append(pairs, fmt.Sprintf("%s ×%s (mean queue wait %s)", pair, fmtCount(float64(n)), fmtDur(r.waited[pair])))
 			}
 		}
 		slices.Sort(pairs)
