@@ -3,8 +3,10 @@
 // the logging goroutine, a flood of lines through the real plugin logger, DNS
 // throughput of the real CoreDNS binary with the plugin on and off against a local
 // kube-apiserver, the delay from a log line to its event, and memory as the settings
-// and the number of distinct messages grow. `make bench` runs it; -quick runs every
-// part small, to check that the harness works.
+// and the number of distinct messages grow; a fleet of replicas against one API server;
+// and a fleet beside kube-system's controllers under API Priority and Fairness, with and
+// without deploy/flowcontrol/ (apf.go). `make bench` runs it; -quick runs every part
+// small, to check that the harness works.
 //
 // Progress and the raw outputs (benchstat's among them) go to standard error; the table
 // goes to standard output.
