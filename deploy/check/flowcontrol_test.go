@@ -170,28 +170,84 @@ func TestFlowControlComponent(t *testing.T) {
 	checkFlowControl(t, objs, rbacSubject(t))
 }
 
-// TestFlowControlSettingsExplained: every setting of the priority level (each key under
-// spec.limited, the queuing's too) has a comment above it or beside it that says why.
-func TestFlowControlSettingsExplained(t *testing.T) {
+// levelSetting is one setting of deploy/flowcontrol/prioritylevel.yaml: a key under
+// spec.limited that holds a value, named as docs/operations.md names it (its key, or
+// PARENT.type for a type), its value, and its comments.
+type levelSetting struct {
+	name, value, comment string
+}
+
+// levelSettings reads the settings of the priority level, in the file's order.
+func levelSettings(t *testing.T) []levelSetting {
+	t.Helper()
 	var doc yaml3.Node
 	if err := yaml3.Unmarshal([]byte(readText(t, "deploy", "flowcontrol", "prioritylevel.yaml")), &doc); err != nil {
 		t.Fatal(err)
 	}
-	limited := mappingValue(t, mappingValue(t, doc.Content[0], "spec"), "limited")
-	var walk func(path string, n *yaml3.Node)
-	walk = func(path string, n *yaml3.Node) {
+	var settings []levelSetting
+	var walk func(parent string, n *yaml3.Node)
+	walk = func(parent string, n *yaml3.Node) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, value := n.Content[i], n.Content[i+1]
 			if value.Kind == yaml3.MappingNode {
-				walk(path+key.Value+".", value)
+				walk(key.Value, value)
 				continue
 			}
-			if strings.TrimSpace(key.HeadComment+key.LineComment+value.LineComment) == "" {
-				t.Errorf("prioritylevel.yaml: %s%s: %s has no comment that says why", path, key.Value, value.Value)
+			name := key.Value
+			if name == "type" {
+				name = parent + ".type"
 			}
+			settings = append(settings, levelSetting{name: name, value: value.Value,
+				comment: strings.TrimSpace(key.HeadComment + key.LineComment + value.LineComment)})
 		}
 	}
-	walk("spec.limited.", limited)
+	walk("limited", mappingValue(t, mappingValue(t, doc.Content[0], "spec"), "limited"))
+	return settings
+}
+
+// TestFlowControlSettingsExplained: every setting of the priority level (each key under
+// spec.limited, the queuing's too) has a comment above it or beside it that says why.
+func TestFlowControlSettingsExplained(t *testing.T) {
+	for _, s := range levelSettings(t) {
+		if s.comment == "" {
+			t.Errorf("prioritylevel.yaml: %s: %s has no comment that says why", s.name, s.value)
+		}
+	}
+}
+
+// TestFlowControlSettingsDocumented: docs/operations.md's table of the priority level's
+// settings (under Flow control: | `NAME`, `NAME` | VALUE, VALUE | why |) gives each
+// setting of prioritylevel.yaml with its value, and no other.
+func TestFlowControlSettingsDocumented(t *testing.T) {
+	_, section, ok := strings.Cut(readText(t, "docs", "operations.md"), "\n## Flow control\n")
+	if !ok {
+		t.Fatal("docs/operations.md has no section Flow control")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		names, values := strings.Split(cells[1], ","), strings.Split(cells[2], ",")
+		if len(names) != len(values) {
+			t.Errorf("docs/operations.md: %q: %d settings, %d values", line, len(names), len(values))
+			continue
+		}
+		for i, n := range names {
+			documented[strings.Trim(strings.TrimSpace(n), "`")] = strings.Trim(strings.TrimSpace(values[i]), "`")
+		}
+	}
+	for _, s := range levelSettings(t) {
+		if v, ok := documented[s.name]; !ok || v != s.value {
+			t.Errorf("docs/operations.md, Flow control: %s is %q (documented: %v), prioritylevel.yaml has %q", s.name, v, ok, s.value)
+		}
+		delete(documented, s.name)
+	}
+	for name, v := range documented {
+		t.Errorf("docs/operations.md, Flow control: documents %s %q, which prioritylevel.yaml does not set", name, v)
+	}
 }
 
 // mappingValue is the value of key in the YAML mapping n.
