@@ -86,6 +86,10 @@ func runAPF(ctx context.Context, o options, c apfConfig, round int) (res apfResu
 	if c.limit != nil {
 		opts = append(opts, devenv.WithEventRateLimit(c.limit[0], c.limit[1]))
 	}
+	if o.apfInflight != nil {
+		opts = append(opts, devenv.WithAPIServerFlag("max-requests-inflight", fmt.Sprint(o.apfInflight[0])),
+			devenv.WithAPIServerFlag("max-mutating-requests-inflight", fmt.Sprint(o.apfInflight[1])))
+	}
 	cp, err := devenv.StartControlPlane(ctx, o.binDir, opts...)
 	if err != nil {
 		return res, err

@@ -57,6 +57,7 @@ type options struct {
 	apfOutage   time.Duration // apf: how long the queries fail
 	apfBurst    time.Duration // apf: the outage's first part, the fleet's burst
 	apfAfter    time.Duration // apf: after the outage
+	apfInflight []int         // apf: kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight; nil for its defaults
 	// fleetPluginRate is k8s_event's rate in every replica.
 	fleetPluginRate pluginRate
 }
@@ -92,6 +93,7 @@ func main() {
 	flag.DurationVar(&o.apfOutage, "apf-outage", 2*time.Minute, "apf: how long every replica's queries fail")
 	flag.DurationVar(&o.apfBurst, "apf-burst", 10*time.Second, "apf: the outage's first part, in which the fleet's burst is written")
 	flag.DurationVar(&o.apfAfter, "apf-after", 30*time.Second, "apf: after the outage")
+	apfInflight := flag.String("apf-inflight", "", "apf: kube-apiserver's concurrency limits READONLY,MUTATING (empty: its defaults, 400,200); smaller ones make a small fleet fill APF's seats as a large one would")
 	fleetPluginRate := flag.String("fleet-plugin-rate", "1/300,25", "fleet: k8s_event's rate QPS,BURST in every replica (the defaults)")
 	flag.Parse()
 	if *quick {
@@ -115,6 +117,11 @@ func main() {
 	}
 	if o.fleetLimit, err = parseInts(*fleetLimit); err != nil || len(o.fleetLimit) != 2 {
 		fatalf("-fleet-limit: want QPS,BURST: %q", *fleetLimit)
+	}
+	if *apfInflight != "" {
+		if o.apfInflight, err = parseInts(*apfInflight); err != nil || len(o.apfInflight) != 2 {
+			fatalf("-apf-inflight: want READONLY,MUTATING: %q", *apfInflight)
+		}
 	}
 	if o.fleetPluginRate, err = parsePluginRate(*fleetPluginRate); err != nil {
 		fatalf("-fleet-plugin-rate: %v", err)
@@ -200,10 +207,10 @@ func header(o options, quick bool, took time.Duration) string {
 	if v := dnsperfVersion(); v != "" {
 		fmt.Fprintf(&b, ", dnsperf %s", v)
 	}
-	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %d failing queries/s per replica, %v before, outage %v (burst %v), %v after; took %v",
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %d failing queries/s per replica, %v before, outage %v (burst %v), %v after, API server concurrency %v; took %v",
 		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
 		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1],
-		o.apfReplicas, o.apfRounds, o.apfRate, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, took.Round(time.Second))
+		o.apfReplicas, o.apfRounds, o.apfRate, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, inflightText(o.apfInflight), took.Round(time.Second))
 	return b.String()
 }
 
@@ -242,4 +249,12 @@ func fatalf(format string, args ...any) {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// inflightText describes the API server's concurrency limits of the apf part.
+func inflightText(limits []int) string {
+	if limits == nil {
+		return "its defaults (400 read-only, 200 mutating)"
+	}
+	return fmt.Sprintf("%d read-only, %d mutating", limits[0], limits[1])
 }

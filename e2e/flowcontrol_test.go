@@ -69,8 +69,8 @@ func TestFlowControl(t *testing.T) {
 
 	// CoreDNS without COREDNS_POD_UID, so that it also lists Pods (its UID lookup): a
 	// request of the coredns ServiceAccount that is not an event write. Each query logs a
-	// line of its own; from the 11th, client-go's correlator combines them into one event,
-	// which the 12th patches.
+	// line of its own; from the 10th, client-go's correlator combines them into one event,
+	// which the next ones patch.
 	pod := cl.newPod(t)
 	c, addr := startFailingUpstream(t, cl, podEnv(pod, false), k8sEventDirective())
 	const lines = 12
