@@ -464,7 +464,8 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s .
 
 # Benchmarks (module bench/): one table, every row a ratio or delta measured in the same
-# run, with its target; BENCHMARKS.md holds a run. About 10 minutes on 2 cores. Progress
+# run, with its target; BENCHMARKS.md holds a run. About 10 minutes on 2 cores, plus the
+# apf part (300 replicas, three configurations: not timed yet). Progress
 # and raw outputs go to stderr, the table to stdout. BENCH_FLAGS=-quick checks the harness
 # in about a minute; see `go run -C bench . -h` for the other flags.
 BENCH_FLAGS ?=

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -32,13 +33,16 @@ type object struct {
 }
 
 // objectKinds are the kinds the manifests may hold, by apiVersion and kind: what the
-// plugin adds to a cluster, namespaced RBAC. Another kind is an error, so that a patch or
-// a kustomization among the objects is caught, and so is an object the cluster has before
-// the install (the coredns ConfigMap, the system:coredns ClusterRole), which `kubectl
-// delete -k deploy/` would delete.
+// plugin adds to a cluster, namespaced RBAC, and the optional flow control of
+// deploy/flowcontrol/. Another kind is an error, so that a patch or a kustomization among
+// the objects is caught, and so is an object the cluster has before the install (the
+// coredns ConfigMap, the system:coredns ClusterRole), which `kubectl delete -k deploy/`
+// would delete.
 var objectKinds = map[string]func() runtime.Object{
-	"rbac.authorization.k8s.io/v1/Role":        func() runtime.Object { return &rbacv1.Role{} },
-	"rbac.authorization.k8s.io/v1/RoleBinding": func() runtime.Object { return &rbacv1.RoleBinding{} },
+	"rbac.authorization.k8s.io/v1/Role":                          func() runtime.Object { return &rbacv1.Role{} },
+	"rbac.authorization.k8s.io/v1/RoleBinding":                   func() runtime.Object { return &rbacv1.RoleBinding{} },
+	"flowcontrol.apiserver.k8s.io/v1/FlowSchema":                 func() runtime.Object { return &flowcontrolv1.FlowSchema{} },
+	"flowcontrol.apiserver.k8s.io/v1/PriorityLevelConfiguration": func() runtime.Object { return &flowcontrolv1.PriorityLevelConfiguration{} },
 }
 
 // documents splits a multi-document YAML stream, leaving out empty documents.
@@ -165,6 +169,34 @@ func kustomization(t *testing.T) *types.Kustomization {
 	return &k
 }
 
+// flowControlComponent reads deploy/flowcontrol/Kustomization as kustomize does: a
+// Component whose resources are every object file of its directory.
+func flowControlComponent(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile(repoPath("deploy", "flowcontrol", "Kustomization"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
+		t.Fatalf("deploy/flowcontrol/Kustomization: %v", err)
+	}
+	if k.Kind != types.ComponentKind {
+		t.Errorf("deploy/flowcontrol/Kustomization is a %s, want a %s: optional, for an overlay's components too", k.Kind, types.ComponentKind)
+	}
+	files, err := filepath.Glob(repoPath("deploy", "flowcontrol", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range files {
+		want = append(want, filepath.Base(f))
+	}
+	if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, want) {
+		t.Errorf("deploy/flowcontrol/Kustomization's resources %q, want %q", got, want)
+	}
+}
+
 // TestDeployFiles: every YAML file under deploy/ is what it is meant to be. The top level
 // holds objects only, in kube-system, so that `kubectl apply -f deploy/` works; patches/
 // holds Deployment patches; helm/ the chart's values and RBAC objects. A new YAML file
@@ -182,7 +214,7 @@ func TestDeployFiles(t *testing.T) {
 			return nil
 		}
 		ext := filepath.Ext(p)
-		if rel != "Kustomization" && ext != ".yaml" && ext != ".yml" && ext != ".json" {
+		if filepath.Base(rel) != "Kustomization" && ext != ".yaml" && ext != ".yml" && ext != ".json" {
 			return nil
 		}
 		seen[rel] = true
@@ -208,6 +240,14 @@ func TestDeployFiles(t *testing.T) {
 				helm(t)
 			case rel == "helm/rbac.yaml":
 				readObjects(t, "deploy", rel)
+			case rel == "flowcontrol/Kustomization":
+				flowControlComponent(t)
+			case dir == "flowcontrol":
+				for _, o := range readObjects(t, "deploy", rel) {
+					if o.namespace != "" {
+						t.Errorf("%s %s: namespace %q, want none: it is cluster-scoped", o.kind, o.name, o.namespace)
+					}
+				}
 			case rel == "kubeadm/upgrade.yaml":
 				kubeadmUpgrade(t)
 			case strings.HasPrefix(rel, "monitoring/"):
@@ -222,7 +262,8 @@ func TestDeployFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Kustomization", "rbac.yaml", "patches/deployment-env.yaml", "patches/deployment-env-remove.yaml", "helm/values.yaml", "helm/rbac.yaml", "kubeadm/upgrade.yaml"} {
+	for _, want := range []string{"Kustomization", "rbac.yaml", "patches/deployment-env.yaml", "patches/deployment-env-remove.yaml", "helm/values.yaml", "helm/rbac.yaml", "kubeadm/upgrade.yaml",
+		"flowcontrol/Kustomization", "flowcontrol/flowschema.yaml", "flowcontrol/prioritylevel.yaml"} {
 		if !seen[want] {
 			t.Errorf("deploy/%s is missing", want)
 		}

@@ -13,12 +13,13 @@ import (
 // The README sections whose `~~~ sh` block the tests run as they are written, so that
 // what an operator copies is what was tested. Install and Uninstall run on a cluster
 // whose CoreDNS kubeadm made; Upgrade is what to run around `kubeadm upgrade`; Helm
-// installs the coredns chart.
+// installs the coredns chart; FlowControl applies deploy/flowcontrol/.
 const (
-	ReadmeInstall   = "## Install"
-	ReadmeUninstall = "### Uninstall"
-	ReadmeUpgrade   = "### kubeadm upgrade"
-	ReadmeHelm      = "### Helm"
+	ReadmeInstall     = "## Install"
+	ReadmeUninstall   = "### Uninstall"
+	ReadmeUpgrade     = "### kubeadm upgrade"
+	ReadmeHelm        = "### Helm"
+	ReadmeFlowControl = "### Flow control"
 )
 
 // ReadmeCommands returns the shell commands of the first `~~~ sh` block of the README
