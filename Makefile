@@ -4,10 +4,13 @@
 BIN_DIR     := $(CURDIR)/.bin
 COREDNS     := $(CURDIR)/coredns
 GO_TEST     := go test -race -count=1
-# go vet (and deploy-check's tests) with the build flags of `make coredns`: they reuse the
-# packages that build compiled instead of compiling every dependency a second time
-# (minutes of CPU on a fresh machine).
-vet = CGO_ENABLED=0 $(NICE) go vet -C $(1) -trimpath ./...
+# go vet with the build flags of the module's tests: vet compiles every dependency of the
+# packages it checks, and with the tests' flags those compiles are the tests' (minutes of
+# CPU on a fresh machine), not a second build of each. Most modules are tested with
+# GO_TEST (-race); deploy/check and deploy/monitoring/check without cgo and with -trimpath
+# (vet_trimpath), as promtool is built, whose compiles monitoring-check's tests reuse.
+vet          = $(NICE) go vet -C $(1) -race $(2) ./...
+vet_trimpath = CGO_ENABLED=0 $(NICE) go vet -C $(1) -trimpath ./...
 E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_ROOT=$(CURDIR)
 
 # lint fails on a file in the index (tracked, or staged) larger than this, in bytes: build
@@ -348,9 +351,8 @@ endif
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node release-check NICE='nice -n 10'
 
-# After ./coredns, whose compiles its vet of the root module reuses. gofmt checks this
-# repository's Go files (not CoreDNS's trees under .build). govulncheck reports on
-# ./coredns (make vulncheck, both kinds set to report).
+# gofmt checks this repository's Go files (not CoreDNS's trees under .build). govulncheck
+# reports on ./coredns (make vulncheck, both kinds set to report).
 lint: coredns govulncheck
 	@big=$$(git ls-files --stage | sed 's/^[0-7]* \([0-9a-f]*\) [0-3]	/\1 /' | \
 		git cat-file --batch-check='%(objectsize) %(rest)' | awk '$$1 ~ /^[0-9]+$$/ && $$1 > $(MAX_FILE_BYTES)'); \
@@ -358,11 +360,11 @@ lint: coredns govulncheck
 	@out=$$(git ls-files -co --exclude-standard '*.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(call vet,.)
 	$(call vet,internal/devenv)
-	CGO_ENABLED=0 $(NICE) go vet -C e2e -trimpath -tags consumer ./...
-	CGO_ENABLED=0 $(NICE) go vet -C e2e -trimpath -tags alerting .
+	$(call vet,e2e,-tags consumer)
+	$(call vet,e2e,-tags alerting)
 	$(call vet,bench)
-	$(call vet,deploy/check)
-	$(call vet,deploy/monitoring/check)
+	$(call vet_trimpath,deploy/check)
+	$(call vet_trimpath,deploy/monitoring/check)
 	$(call vet,tools/image)
 	$(call vet,tools/tree)
 	$(call vet,tools/vuln)
@@ -373,6 +375,7 @@ unit: deploy-check image-check monitoring-check
 	cd internal/devenv && $(NICE) $(GO_TEST) ./...
 	cd bench && $(NICE) $(GO_TEST) ./...
 	cd tools/tree && $(NICE) $(GO_TEST) ./...
+	cd tools/vuln && $(NICE) $(GO_TEST) ./...
 
 # deploy/: every file parses, the Kustomization renders, the RBAC rules are exactly what the
 # plugin uses and the Helm files agree with deploy/'s (module deploy/check). And the build
