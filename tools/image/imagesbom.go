@@ -44,15 +44,11 @@ type platformImageInfo struct {
 
 // readPlatformImage reads the image of platform OS/ARCH in the OCI layout tar file.
 func readPlatformImage(file, platform, mainVersion string) (platformImageInfo, error) {
-	dir, err := os.MkdirTemp("", "image-sbom-")
+	idx, done, err := openLayoutTar(file)
 	if err != nil {
 		return platformImageInfo{}, err
 	}
-	defer os.RemoveAll(dir)
-	idx, _, err := readLayoutTar(file, dir)
-	if err != nil {
-		return platformImageInfo{}, err
-	}
+	defer done()
 	img, err := platformImage(idx, platform)
 	if err != nil {
 		return platformImageInfo{}, err

@@ -211,15 +211,11 @@ func pushTar(args []string) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "image-push-")
+	idx, done, err := openLayoutTar(*file)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	idx, _, err := readLayoutTar(*file, dir)
-	if err != nil {
-		return err
-	}
+	defer done()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	refs, err := push(ctx, idx, *repository, []string{tag}, registryAuth())

@@ -160,6 +160,20 @@ func indexBlobs(idx v1.ImageIndex) ([]blob, error) {
 	return blobs, nil
 }
 
+// openLayoutTar reads the image index of the OCI layout tar file (readLayoutTar) in a
+// temporary directory of its own; call done once the index is no longer used.
+func openLayoutTar(file string) (idx v1.ImageIndex, done func(), err error) {
+	dir, err := os.MkdirTemp("", "image-layout-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if idx, _, err = readLayoutTar(file, dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return idx, func() { os.RemoveAll(dir) }, nil
+}
+
 // readLayoutTar reads what writeLayoutTar wrote: the image index and its name. It unpacks
 // the tar into dir, which must stay until the index is no longer used, and fails unless
 // every blob has the digest it is named after.

@@ -64,15 +64,11 @@ func pulledCheck(args []string) error {
 		return err
 	}
 	want := []string{tag}
-	dir, err := os.MkdirTemp("", "image-pulled-")
+	idx, done, err := openLayoutTar(*file)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	idx, _, err := readLayoutTar(*file, dir)
-	if err != nil {
-		return err
-	}
+	defer done()
 	digest, err := idx.Digest()
 	if err != nil {
 		return err

@@ -27,15 +27,11 @@ func printDigests(args []string) error {
 	if *file == "" || fs.NArg() > 0 {
 		return errors.New("digests: want -tar FILE")
 	}
-	dir, err := os.MkdirTemp("", "image-digests-")
+	idx, done, err := openLayoutTar(*file)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	idx, _, err := readLayoutTar(*file, dir)
-	if err != nil {
-		return err
-	}
+	defer done()
 	return writeDigests(os.Stdout, idx)
 }
 
