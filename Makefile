@@ -17,7 +17,7 @@ E2E_ENV     := K8S_EVENT_BIN_DIR=$(BIN_DIR) K8S_EVENT_COREDNS=$(COREDNS) K8S_EVE
 # products are never committed.
 MAX_FILE_BYTES := 1048576
 
-.PHONY: all coredns coredns-tree coredns-version matrix image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
+.PHONY: all coredns coredns-tree coredns-version matrix ca-package image pause-image probe-image stock-image image-check push-image controlplane node-bin node-deps \
 	promtool otelcol alerting-bin release-binaries release-check sign-check sign-image cosign vulncheck govulncheck run test unit lint deploy-check monitoring-check helm-check \
 	e2e consumer alerting node fuzz bench clean
 
@@ -103,9 +103,7 @@ platform_args = $(foreach p,$(IMAGE_PLATFORMS),$(p)=$(IMAGE_DIR)/$(p)/$(1))
 
 # After ./coredns: concurrent go builds do not share their compiles, so the first one
 # compiles CoreDNS's packages once and the image's linux/amd64 build only links.
-image: coredns
-	@test -s $(CA_BUNDLE) || { apt-get update && apt-get install -y ca-certificates; }
-	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
+image: coredns ca-package
 	@set -e; for p in $(IMAGE_PLATFORMS); do mkdir -p $(IMAGE_DIR)/$$p; \
 		echo "make coredns for $$p"; \
 		GOOS=$${p%/*} GOARCH=$${p#*/} $(NICE) $(MAKE) --no-print-directory coredns \
@@ -114,6 +112,12 @@ image: coredns
 	$(NICE) go run -C tools/image . coredns -name $(IMAGE) -out $(IMAGE_TAR) \
 		-epoch $(SOURCE_DATE_EPOCH) -ca $(CA_BUNDLE) -ca-status $(CA_STATUS) -ca-copyright $(CA_COPYRIGHT) \
 		$(call platform_args,coredns)
+
+# The CA bundle the images carry, installed when missing, and its Debian package's dpkg
+# status (CA_STATUS), which the images carry beside it.
+ca-package:
+	@test -s $(CA_BUNDLE) -a -s $(CA_COPYRIGHT) || { apt-get update && apt-get install -y ca-certificates; }
+	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
 
 pause-image:
 	@set -e; for p in $(IMAGE_PLATFORMS); do \
@@ -131,8 +135,7 @@ probe-image:
 
 # After ./coredns: the stock tree's packages that are not CoreDNS's (every module the
 # plugin did not raise) are compiled already.
-stock-image: coredns
-	@mkdir -p $(IMAGE_DIR) && dpkg-query -s ca-certificates > $(CA_STATUS)
+stock-image: coredns ca-package
 	$(NICE) go run -C tools/tree . -version $(COREDNS_VERSION) -dir $(TREE_DIR)-stock
 	p=$$(go env GOOS)/$$(go env GOARCH) && CGO_ENABLED=0 $(NICE) go build -C $(TREE_DIR)-stock -trimpath \
 		-ldflags '-s -w' -o $(IMAGE_DIR)/$$p/coredns-stock . && \
