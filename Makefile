@@ -3,7 +3,10 @@
 
 BIN_DIR     := $(CURDIR)/.bin
 COREDNS     := $(CURDIR)/coredns
-GO_TEST     := go test -race -count=1
+# -vet=off: make lint vets every module, tests included, with all of go vet's analyzers
+# and these flags; go test's own vet (a subset of them) would vet every dependency again
+# under other cache keys, minutes of CPU on a fresh machine. make lint is what vets.
+GO_TEST     := go test -race -count=1 -vet=off
 # go vet with the build flags of the module's tests: vet compiles every dependency of the
 # packages it checks, and with the tests' flags those compiles are the tests' (minutes of
 # CPU on a fresh machine), not a second build of each. Most modules are tested with
@@ -387,7 +390,7 @@ unit: deploy-check image-check monitoring-check
 deploy-check: coredns image
 	cd deploy/check && K8S_EVENT_COREDNS=$(COREDNS) K8S_EVENT_CROSS_COREDNS=$(IMAGE_DIR)/linux/arm64/coredns \
 		K8S_EVENT_COREDNS_VERSION=$(COREDNS_VERSION) \
-		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
+		K8S_EVENT_GIT_COMMIT=$(GIT_COMMIT) CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 -vet=off ./...
 
 # deploy/monitoring (module deploy/monitoring/check): the PrometheusRule holds the rule
 # file's rules, each alert documented; `promtool test rules` on recordings of real runs
@@ -395,7 +398,7 @@ deploy-check: coredns image
 # them); the dashboard's queries parse and name only recorded metrics and labels.
 monitoring-check: promtool
 	cd deploy/monitoring/check && K8S_EVENT_PROMTOOL=$(BIN_DIR)/promtool K8S_EVENT_RECORDINGS=$(RECORDINGS) \
-		CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 ./...
+		CGO_ENABLED=0 $(NICE) go test -trimpath -count=1 -vet=off ./...
 
 # The coredns Helm chart rendered with deploy/helm/values.yaml by Helm's own loader and
 # template engine (deploy/check/chart_test.go). CHART is the chart's directory or .tgz at
