@@ -24,7 +24,10 @@ import (
 // the defaults, deploy/flowcontrol/ applied, and the EventRateLimit admission plugin as
 // docs/operations.md documents it. Each replica is a CoreDNS process of its own (the
 // fleet part's), with its own client and connection, authenticated with the coredns
-// ServiceAccount's token.
+// ServiceAccount's token, at nice 19 by default: in a cluster the replicas run on other
+// machines than the API server and its controllers, whose latency is measured here; on
+// this machine their DNS work (every failing query, its log line) would take the API
+// server's CPU at equal priority, and its cost would be counted as the API server's.
 
 // apfConfig is one configuration of the API server.
 type apfConfig struct {
@@ -127,7 +130,7 @@ func runAPF(ctx context.Context, o options, c apfConfig, round int) (res apfResu
 	replicas := make([]*replica, 0, o.apfReplicas)
 	defer func() { err = errors.Join(err, stopReplicas(replicas)) }()
 	for i := range o.apfReplicas {
-		r, err := startReplica(ctx, o, cp, fmt.Sprintf("apf-%d-%03d", round, i), kubeconfig, dead)
+		r, err := startReplica(ctx, o, cp, fmt.Sprintf("apf-%d-%03d", round, i), kubeconfig, dead, o.apfNice)
 		if err != nil {
 			return res, err
 		}

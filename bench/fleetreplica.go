@@ -74,8 +74,9 @@ type replica struct {
 	buckets bucketsSeen
 }
 
-// startReplica creates Pod pod and starts CoreDNS as it, without waiting for it to serve.
-func startReplica(ctx context.Context, o options, cp *devenv.ControlPlane, pod, kubeconfig string, deadPort int) (*replica, error) {
+// startReplica creates Pod pod and starts CoreDNS as it, at nice value nice (0: as this
+// process), without waiting for it to serve.
+func startReplica(ctx context.Context, o options, cp *devenv.ControlPlane, pod, kubeconfig string, deadPort, nice int) (*replica, error) {
 	p, err := cp.CoreDNSPod(ctx, pod)
 	if err != nil {
 		return nil, err
@@ -97,6 +98,7 @@ func startReplica(ctx context.Context, o options, cp *devenv.ControlPlane, pod, 
 		Env:       devenv.DownwardEnv(p, "bench-node", true),
 		Echo:      r.buckets.see,
 		KeepLines: 20, // the errors plugin prints a line per query
+		Nice:      nice,
 	})
 	if err != nil {
 		return nil, err

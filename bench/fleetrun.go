@@ -72,7 +72,7 @@ func runFleet(ctx context.Context, o options, cp *devenv.ControlPlane, mode flee
 	replicas := make([]*replica, 0, n)
 	defer func() { err = errors.Join(err, stopReplicas(replicas)) }()
 	for i := range n {
-		r, err := startReplica(ctx, o, cp, fmt.Sprintf("fleet-%d-%02d", n, i), kubeconfig, dead)
+		r, err := startReplica(ctx, o, cp, fmt.Sprintf("fleet-%d-%02d", n, i), kubeconfig, dead, 0)
 		if err != nil {
 			return res, err
 		}

@@ -58,6 +58,7 @@ type options struct {
 	apfBurst    time.Duration // apf: the outage's first part, the fleet's burst
 	apfAfter    time.Duration // apf: after the outage
 	apfInflight []int         // apf: kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight; nil for its defaults
+	apfNice     int           // apf: the replicas' nice value (0: this process's)
 	// fleetPluginRate is k8s_event's rate in every replica.
 	fleetPluginRate pluginRate
 }
@@ -94,6 +95,7 @@ func main() {
 	flag.DurationVar(&o.apfBurst, "apf-burst", 10*time.Second, "apf: the outage's first part, in which the fleet's burst is written")
 	flag.DurationVar(&o.apfAfter, "apf-after", 30*time.Second, "apf: after the outage")
 	apfInflight := flag.String("apf-inflight", "", "apf: kube-apiserver's concurrency limits READONLY,MUTATING (empty: its defaults, 400,200); smaller ones make a small fleet fill APF's seats as a large one would")
+	flag.IntVar(&o.apfNice, "apf-fleet-nice", 19, "apf: the replicas' nice value: in a cluster they run on other machines than the API server and its controllers, here on the same cores (0: as this process)")
 	fleetPluginRate := flag.String("fleet-plugin-rate", "1/300,25", "fleet: k8s_event's rate QPS,BURST in every replica (the defaults)")
 	flag.Parse()
 	if *quick {
@@ -207,10 +209,10 @@ func header(o options, quick bool, took time.Duration) string {
 	if v := dnsperfVersion(); v != "" {
 		fmt.Fprintf(&b, ", dnsperf %s", v)
 	}
-	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %d failing queries/s per replica, %v before, outage %v (burst %v), %v after, API server concurrency %v; took %v",
+	fmt.Fprintf(&b, "\nhot path: -count %d -benchtime %s; flood: %d lines/s for %v; DNS: %d off/on pairs of %v per phase; latency: %d lines %v apart; scale: %d lines per case; fleet: N = %v, %d failing queries/s per replica for %v, k8s_event %s, EventRateLimit %d/s burst %d; apf: N = %d, %d round(s), %d failing queries/s per replica, %v before, outage %v (burst %v), %v after, API server concurrency %v, replicas at nice %d; took %v",
 		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
 		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1],
-		o.apfReplicas, o.apfRounds, o.apfRate, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, inflightText(o.apfInflight), took.Round(time.Second))
+		o.apfReplicas, o.apfRounds, o.apfRate, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, inflightText(o.apfInflight), o.apfNice, took.Round(time.Second))
 	return b.String()
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +29,10 @@ type CoreDNSOptions struct {
 	// KeepLines bounds the lines kept for Lines and the waits to the last KeepLines
 	// (all when 0): a flood of queries makes millions.
 	KeepLines int
+	// Nice, when above 0, runs CoreDNS at that nice value (through nice(1), so that every
+	// thread of it has it): a load that shares the machine with an API server and stands
+	// for processes on other machines.
+	Nice int
 }
 
 // CoreDNS is a running ./coredns and everything it printed.
@@ -46,7 +51,11 @@ func StartCoreDNS(o CoreDNSOptions) (*CoreDNS, error) {
 	if err := c.WriteCorefile(o.Corefile); err != nil {
 		return nil, err
 	}
-	c.cmd = exec.Command(o.Binary, "-conf", c.Conf)
+	name, args := o.Binary, []string{"-conf", c.Conf}
+	if o.Nice > 0 {
+		name, args = "nice", append([]string{"-n", strconv.Itoa(o.Nice), o.Binary}, args...)
+	}
+	c.cmd = exec.Command(name, args...)
 	c.cmd.Dir = o.Dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "COREDNS_") {
