@@ -53,7 +53,7 @@ func (at *apfTable) print(w io.Writer) {
 	printMarkdown(w, rows)
 
 	rows = [][]string{{"configuration", "round", "N", "lines selected", "event writes", "write requests", "429s",
-		"last write after", "lines not accounted for", "dropped: " + strings.Join(dropReasons, " / "), "DNS in ≤ 1 s", "replica peak RSS"}}
+		"last write after", "lines not accounted for", "dropped: " + strings.Join(dropReasons, " / "), "DNS in ≤ 1 s", "replica peak RSS", "killed at the end"}}
 	for _, r := range at.results {
 		lines, inFlight := 0.0, 0.0
 		dropped := make([]string, len(dropReasons))
@@ -76,7 +76,7 @@ func (at *apfTable) print(w io.Writer) {
 			fmtCount(float64(r.fleet.audit.writes)), fmtCount(float64(r.fleet.audit.requests)), fmtCount(float64(r.fleet.audit.tooMany)),
 			last, fmtCount(inFlight), strings.Join(dropped, " / "),
 			fmt.Sprintf("%s/%s", fmtCount(float64(r.fleet.dns.inTime)), fmtCount(float64(r.fleet.dns.sent))),
-			fmtMiB(float64(r.rssKiB) / (1 << 20))})
+			fmtMiB(float64(r.rssKiB) / (1 << 20)), fmt.Sprint(r.killed)})
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "apf: the fleet's writes")

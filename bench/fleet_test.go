@@ -8,10 +8,13 @@ import (
 	"github.com/coredns/k8s_event/internal/devenv"
 )
 
-// auditEvent is an audit log entry of a request on an Event in kube-system.
+// fleetUser is the user the test fleets' requests are made as.
+const fleetUser = "system:serviceaccount:kube-system:coredns"
+
+// auditEvent is an audit log entry of a request on an Event in kube-system, by fleetUser.
 func auditEvent(at time.Time, verb, name string, code int) devenv.AuditEvent {
 	var e devenv.AuditEvent
-	e.Received, e.Verb, e.ResponseStatus.Code = at, verb, code
+	e.Received, e.Verb, e.ResponseStatus.Code, e.User.Username = at, verb, code, fleetUser
 	e.ObjectRef.Resource, e.ObjectRef.Namespace, e.ObjectRef.Name = "events", devenv.CoreDNSNamespace, name
 	return e
 }
@@ -21,7 +24,12 @@ func TestAuditFleet(t *testing.T) {
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	other := auditEvent(at(0.2), "create", "fleet-2-00.1", 201)
 	other.ObjectRef.Namespace = "default"
+	othersUnnamed := auditEvent(at(0.4), "create", "", 429)
+	othersUnnamed.User.Username = "system:serviceaccount:kube-system:deployment-controller"
 	evs := []devenv.AuditEvent{
+		auditEvent(at(0.4), "create", "", 429), // refused by APF before its body was read
+		auditEvent(at(0.4), "create", "", 504), // timed out
+		othersUnnamed,
 		// Out of order, as the log may hold them: sorted by time per replica.
 		auditEvent(at(1.8), "create", "fleet-2-00.2", 201), // 0.5 s after the 2nd 429 in a row: early (2 s due)
 		auditEvent(at(0.1), "create", "fleet-2-00.1", 201),
@@ -34,9 +42,10 @@ func TestAuditFleet(t *testing.T) {
 		auditEvent(at(0.8), "create", "fleet-20-00.1", 201), // another fleet's Pod
 		other,
 	}
-	a := auditFleet(evs, []string{"fleet-2-00", "fleet-2-01"})
-	if a.requests != 7 || a.writes != 4 || a.tooMany != 3 || a.otherErrors != 0 {
-		t.Errorf("requests %d, writes %d, 429s %d, other errors %d; want 7, 4, 3, 0", a.requests, a.writes, a.tooMany, a.otherErrors)
+	a := auditFleet(evs, []string{"fleet-2-00", "fleet-2-01"}, fleetUser)
+	if a.requests != 9 || a.writes != 4 || a.tooMany != 4 || a.otherErrors != 1 || a.unnamed != 2 || a.unnamedTooMany != 1 {
+		t.Errorf("requests %d, writes %d, 429s %d, other errors %d, unnamed %d (429: %d); want 9, 4, 4, 1, 2 (1)",
+			a.requests, a.writes, a.tooMany, a.otherErrors, a.unnamed, a.unnamedTooMany)
 	}
 	if a.retries != 3 || a.early != 1 || a.shortestRetry != 500*time.Millisecond {
 		t.Errorf("retries %d, early %d, shortest %v; want 3, 1, 500ms", a.retries, a.early, a.shortestRetry)

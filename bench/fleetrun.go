@@ -70,7 +70,13 @@ func runFleet(ctx context.Context, o options, cp *devenv.ControlPlane, mode flee
 		return res, err
 	}
 	replicas := make([]*replica, 0, n)
-	defer func() { err = errors.Join(err, stopReplicas(replicas)) }()
+	defer func() {
+		killed, stopErr := stopReplicas(replicas)
+		if killed > 0 {
+			stopErr = errors.Join(stopErr, fmt.Errorf("%d of %d replicas killed after SIGTERM's grace", killed, len(replicas)))
+		}
+		err = errors.Join(err, stopErr)
+	}()
 	for i := range n {
 		r, err := startReplica(ctx, o, cp, fmt.Sprintf("fleet-%d-%02d", n, i), kubeconfig, dead, 0)
 		if err != nil {
@@ -127,7 +133,7 @@ func runFleet(ctx context.Context, o options, cp *devenv.ControlPlane, mode flee
 	for i, r := range replicas {
 		pods[i] = r.pod
 	}
-	res.audit = auditFleet(evs, pods)
+	res.audit = auditFleet(evs, pods, devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns"))
 	return res, nil
 }
 
@@ -159,8 +165,10 @@ func waitDrained(ctx context.Context, replicas []*replica, deadline time.Time) (
 	}
 }
 
-// stopReplicas stops every replica at once, as a rollout that deletes them would.
-func stopReplicas(replicas []*replica) error {
+// stopReplicas stops every replica at once, as a rollout that deletes them would, and
+// returns how many had to be killed after SIGTERM's grace (devenv.ErrKilled), and the
+// other errors.
+func stopReplicas(replicas []*replica) (killed int, err error) {
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
@@ -168,11 +176,15 @@ func stopReplicas(replicas []*replica) error {
 		wg.Go(func() {
 			if err := r.Stop(); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %v", r.pod, err))
+				if errors.Is(err, devenv.ErrKilled) {
+					killed++
+				} else {
+					errs = append(errs, fmt.Errorf("%s: %v", r.pod, err))
+				}
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return killed, errors.Join(errs...)
 }

@@ -180,8 +180,11 @@ func (c *CoreDNS) Stop() error {
 	}
 	c.cmd.Process.Kill()
 	<-c.done
-	return fmt.Errorf("CoreDNS still running %v after SIGTERM: killed", stopGrace)
+	return fmt.Errorf("CoreDNS still running %v after SIGTERM: %w", stopGrace, ErrKilled)
 }
+
+// ErrKilled is Stop's error when CoreDNS had to be killed.
+var ErrKilled = errors.New("killed")
 
 // ExitStatus describes how CoreDNS ended, once Done is closed.
 func (c *CoreDNS) ExitStatus() string {
