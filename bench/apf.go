@@ -33,15 +33,19 @@ import (
 type apfConfig struct {
 	name        string
 	flowControl bool  // deploy/flowcontrol/ applied
+	shares      int   // with flowControl: its level's nominalConcurrencyShares changed to this; 0 as shipped
 	limit       []int // EventRateLimit's Namespace QPS and burst; nil for none
 }
 
 func apfConfigs(o options) []apfConfig {
-	return []apfConfig{
+	configs := []apfConfig{
 		{name: "defaults"},
 		{name: "flow control", flowControl: true},
-		{name: fmt.Sprintf("EventRateLimit %d/s burst %d", o.fleetLimit[0], o.fleetLimit[1]), limit: o.fleetLimit},
 	}
+	if o.apfShares > 0 {
+		configs = append(configs, apfConfig{name: fmt.Sprintf("flow control, %d shares", o.apfShares), flowControl: true, shares: o.apfShares})
+	}
+	return append(configs, apfConfig{name: fmt.Sprintf("EventRateLimit %d/s burst %d", o.fleetLimit[0], o.fleetLimit[1]), limit: o.fleetLimit})
 }
 
 // apfPhases name the windows in which latencies are compared: before the outage, its
@@ -113,6 +117,12 @@ func runAPF(ctx context.Context, o options, c apfConfig, round int) (res apfResu
 	if c.flowControl {
 		if out, err := cp.Kubectl(setup, "apply", "-k", filepath.Join(o.root, "deploy", "flowcontrol")); err != nil {
 			return res, fmt.Errorf("%v\n%s", err, out)
+		}
+		if c.shares > 0 {
+			patch := fmt.Sprintf(`{"spec":{"limited":{"nominalConcurrencyShares":%d}}}`, c.shares)
+			if out, err := cp.Kubectl(setup, "patch", "prioritylevelconfiguration", "coredns-k8s-event", "--type=merge", "-p", patch); err != nil {
+				return res, fmt.Errorf("%v\n%s", err, out)
+			}
 		}
 		if err := waitFlowSchemaTaken(setup, cp, "coredns-k8s-event"); err != nil {
 			return res, err

@@ -59,6 +59,7 @@ type options struct {
 	apfAfter    time.Duration // apf: after the outage
 	apfInflight []int         // apf: kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight; nil for its defaults
 	apfNice     int           // apf: the replicas' nice value (0: this process's)
+	apfShares   int           // apf: if above 0, a fourth configuration, flow control with its level at these shares
 	// fleetPluginRate is k8s_event's rate in every replica.
 	fleetPluginRate pluginRate
 }
@@ -96,6 +97,7 @@ func main() {
 	flag.DurationVar(&o.apfAfter, "apf-after", 30*time.Second, "apf: after the outage")
 	apfInflight := flag.String("apf-inflight", "", "apf: kube-apiserver's concurrency limits READONLY,MUTATING (empty: its defaults, 400,200); smaller ones make a small fleet fill APF's seats as a large one would")
 	flag.IntVar(&o.apfNice, "apf-fleet-nice", 19, "apf: the replicas' nice value: in a cluster they run on other machines than the API server and its controllers, here on the same cores (0: as this process)")
+	flag.IntVar(&o.apfShares, "apf-shares", 0, "apf: if above 0, a fourth configuration: deploy/flowcontrol/ with its level's nominalConcurrencyShares at this value instead of 5 (fewer seats for the fleet)")
 	fleetPluginRate := flag.String("fleet-plugin-rate", "1/300,25", "fleet: k8s_event's rate QPS,BURST in every replica (the defaults)")
 	flag.Parse()
 	if *quick {
@@ -213,6 +215,9 @@ func header(o options, quick bool, took time.Duration) string {
 		o.count, o.benchtime, o.floodRate, o.floodDur, o.pairs, o.runDur, o.latencyN, o.spacing, o.scaleLines,
 		o.fleetSizes, o.fleetRate, o.fleetDur, o.fleetPluginRate, o.fleetLimit[0], o.fleetLimit[1],
 		o.apfReplicas, o.apfRounds, o.apfRate, o.apfBefore, o.apfOutage, o.apfBurst, o.apfAfter, inflightText(o.apfInflight), o.apfNice, took.Round(time.Second))
+	if o.apfShares > 0 {
+		fmt.Fprintf(&b, "; apf's fourth configuration: deploy/flowcontrol/ with its level at %d shares", o.apfShares)
+	}
 	return b.String()
 }
 
