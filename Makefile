@@ -352,15 +352,11 @@ endif
 # images, which e2e does not need. e2e starts once ./coredns and the control plane are
 # built; the compiles fill its waits, and no wait of a test counts them (a set-up may
 # take as long as it takes: see e2e/setup_test.go). The node tests start once all their
-# parts are built. e2e and node hold a job slot each while they wait, so -j6 leaves four
-# to the compiles, and e2e and node come first among the goals: the node's binaries start
-# as soon as the control plane is built, and the node tests' waits overlap the compiles of
-# lint, unit and release-check (with -j4 on a fresh machine, the node's binaries waited
-# for a free slot until the 34th minute, and the node tests ran alone at the end). The
-# node tests need root and Linux; elsewhere they fail, saying so, and `make lint unit e2e
-# release-check` runs the rest.
+# parts are built. make starts the jobs in the order of the goals as their parts are
+# ready, so e2e and node come first. The node tests need root and Linux; elsewhere they
+# fail, saying so, and `make lint unit e2e release-check` runs the rest.
 test:
-	$(MAKE) --no-print-directory -j6 --output-sync=target e2e node lint unit release-check NICE='nice -n 10'
+	$(MAKE) --no-print-directory -j4 --output-sync=target e2e node lint unit release-check NICE='nice -n 10'
 
 # gofmt checks this repository's Go files (not CoreDNS's trees under .build). govulncheck
 # reports on ./coredns (make vulncheck, both kinds set to report).
