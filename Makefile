@@ -31,6 +31,9 @@ all: coredns
 ifndef GIT_COMMIT
 GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
 endif
+# Worked out once: the sub-makes (release-check's release-binaries, e2e's monitoring-check)
+# get it from here, so a commit made while make test runs cannot give them another.
+export GIT_COMMIT
 
 # The supported CoreDNS versions (tools/tree/versions.txt: the version kubeadm pins for each
 # Kubernetes minor, and the newest release), and COREDNS_VERSION, the one make coredns and
