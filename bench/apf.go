@@ -201,7 +201,7 @@ func runAPF(ctx context.Context, o options, c apfConfig, round int) (res apfResu
 	for i, r := range replicas {
 		pods[i] = r.pod
 	}
-	res.fleet.audit = auditFleet(evs, pods, devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns"))
+	res.fleet.audit = auditFleet(evs, pods)
 	res.classified, res.waited, res.names, err = apfClassified(ctx, cp)
 	return res, err
 }

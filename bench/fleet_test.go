@@ -8,9 +8,6 @@ import (
 	"github.com/coredns/k8s_event/internal/devenv"
 )
 
-// fleetUser is the user the test fleets' requests are made as.
-const fleetUser = "system:serviceaccount:kube-system:coredns"
-
 // auditEvent is an audit log entry of a request on an Event in kube-system, by fleetUser.
 func auditEvent(at time.Time, verb, name string, code int) devenv.AuditEvent {
 	var e devenv.AuditEvent
@@ -42,7 +39,7 @@ func TestAuditFleet(t *testing.T) {
 		auditEvent(at(0.8), "create", "fleet-20-00.1", 201), // another fleet's Pod
 		other,
 	}
-	a := auditFleet(evs, []string{"fleet-2-00", "fleet-2-01"}, fleetUser)
+	a := auditFleet(evs, []string{"fleet-2-00", "fleet-2-01"})
 	if a.requests != 9 || a.writes != 4 || a.tooMany != 4 || a.otherErrors != 1 || a.unnamed != 2 || a.unnamedTooMany != 1 {
 		t.Errorf("requests %d, writes %d, 429s %d, other errors %d, unnamed %d (429: %d); want 9, 4, 4, 1, 2 (1)",
 			a.requests, a.writes, a.tooMany, a.otherErrors, a.unnamed, a.unnamedTooMany)

@@ -28,13 +28,17 @@ type fleetAudit struct {
 // replicaAudit is one replica's share of a fleetAudit.
 type replicaAudit struct{ requests, writes, tooMany int }
 
+// fleetUser is the user every replica's requests are made as: the coredns ServiceAccount,
+// as a Deployment's replicas share it.
+var fleetUser = devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns")
+
 // auditFleet reads the requests on Events that the replicas, the Pods named in pods,
-// made as user: an event's name starts with its Pod's name and a dot (client-go names
+// made as fleetUser: an event's name starts with its Pod's name and a dot (client-go names
 // them so), and the plugin writes one event at a time, so each replica's requests, in the
 // order received, are its writes and their retries (devenv.RetriesAfter429). The
 // EventRateLimit plugin's 429 has no Retry-After, so a retry is early if it beats the
-// backoff schedule. A create of user's that names no Event is counted as unnamed.
-func auditFleet(evs []devenv.AuditEvent, pods []string, user string) fleetAudit {
+// backoff schedule. A create of fleetUser's that names no Event is counted as unnamed.
+func auditFleet(evs []devenv.AuditEvent, pods []string) fleetAudit {
 	a := fleetAudit{perReplica: map[string]*replicaAudit{}}
 	byPod := map[string][]devenv.AuditEvent{}
 	for _, e := range evs {
@@ -43,7 +47,7 @@ func auditFleet(evs []devenv.AuditEvent, pods []string, user string) fleetAudit 
 			(e.Verb != "create" && e.Verb != "patch" && e.Verb != "update") {
 			continue
 		}
-		if ref.Name == "" && e.Verb == "create" && e.User.Username == user {
+		if ref.Name == "" && e.Verb == "create" && e.User.Username == fleetUser {
 			a.unnamed++
 			if e.ResponseStatus.Code == 429 {
 				a.unnamedTooMany++

@@ -133,7 +133,7 @@ func runFleet(ctx context.Context, o options, cp *devenv.ControlPlane, mode flee
 	for i, r := range replicas {
 		pods[i] = r.pod
 	}
-	res.audit = auditFleet(evs, pods, devenv.ServiceAccountUser(devenv.CoreDNSNamespace, "coredns"))
+	res.audit = auditFleet(evs, pods)
 	return res, nil
 }
 
