@@ -355,11 +355,10 @@ endif
 # images, which e2e does not need. e2e starts once ./coredns and the control plane are
 # built; the compiles fill its waits, and no wait of a test counts them (a set-up may
 # take as long as it takes: see e2e/setup_test.go). The node tests start once all their
-# parts are built. make starts the jobs in the order of the goals as their parts are
-# ready, so e2e and node come first. The node tests need root and Linux; elsewhere they
-# fail, saying so, and `make lint unit e2e release-check` runs the rest.
+# parts are built. The node tests need root and Linux; elsewhere they fail, saying so,
+# and `make lint unit e2e release-check` runs the rest.
 test:
-	$(MAKE) --no-print-directory -j4 --output-sync=target e2e node lint unit release-check NICE='nice -n 10'
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint unit e2e node release-check NICE='nice -n 10'
 
 # gofmt checks this repository's Go files (not CoreDNS's trees under .build). govulncheck
 # reports on ./coredns (make vulncheck, both kinds set to report).
