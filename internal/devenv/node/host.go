@@ -150,9 +150,10 @@ func dirNames(dir string) []string {
 	return names
 }
 
-// mountPoints are the mount points of the test's mount namespace (the host's).
+// mountPoints are the mount points of the calling thread's mount namespace: the host's,
+// as only a locked thread ever enters the node's. /proc/self would be the main thread's.
 func mountPoints() []string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
+	data, _ := os.ReadFile("/proc/thread-self/mountinfo")
 	var points []string
 	for l := range strings.Lines(string(data)) {
 		if f := strings.Fields(l); len(f) > 4 {
