@@ -9,9 +9,10 @@ import (
 	"testing"
 )
 
-// vetCall matches a go vet in the Makefile: lint's $(call vet,DIR[,-tags T]) and
-// $(call vet_trimpath,DIR), or a target's own `go vet -C DIR [-tags T]`.
-var vetCall = regexp.MustCompile(`\$\(call vet(?:_trimpath)?,([^,)]+)(?:,-tags ([^)]+))?\)|go vet -C (\S+)(?: -tags (\S+))?`)
+// vetCall matches a go vet in the Makefile: lint's $(call vet,DIR[,-tags T]), its tags
+// joined by $(comma), and $(call vet_trimpath,DIR), or a target's own
+// `go vet -C DIR [-tags T]`.
+var vetCall = regexp.MustCompile(`\$\(call vet(?:_trimpath)?,([^,)]+)(?:,-tags ((?:[^)$]|\$\(comma\))+))?\)|go vet -C (\S+)(?: -tags (\S+))?`)
 
 // TestMakefileVetsEveryTestedFile: make test's go test runs with -vet=off (GO_TEST), so
 // make lint's go vet is the only vet of the tests: every module with test files must be
@@ -32,7 +33,7 @@ func TestMakefileVetsEveryTestedFile(t *testing.T) {
 			}
 			dir = path.Clean(strings.TrimSpace(dir))
 			lint[dir] = lint[dir] || (inLint && m[1] != "")
-			vetted[dir] = append(vetted[dir], strings.Split(tags, ",")...)
+			vetted[dir] = append(vetted[dir], strings.Split(strings.ReplaceAll(tags, "$(comma)", ","), ",")...)
 		}
 	}
 
