@@ -322,11 +322,12 @@ otelcol:
 node-bin: controlplane
 	$(NICE) tools/build.sh node
 
-# What the node needs from Debian: containerd, runc, the CNI plugins, iptables, iproute2 (ip netns).
+# What the node needs from Debian: containerd, runc, the CNI plugins, iptables, iproute2 (ip),
+# util-linux (nsenter) and procps (sysctl, for IP forwarding in the node's network).
 node-deps:
-	@for p in containerd ctr runc nsenter iptables ip /usr/lib/cni/bridge /usr/lib/cni/host-local; do \
+	@for p in containerd ctr runc nsenter iptables ip sysctl /usr/lib/cni/bridge /usr/lib/cni/host-local; do \
 		command -v $$p >/dev/null || { apt-get update && apt-get install -y containerd runc \
-			containernetworking-plugins iptables iproute2 util-linux; break; }; done
+			containernetworking-plugins iptables iproute2 util-linux procps; break; }; done
 
 # The node tests' and the node demo's images and programs, as package node reads them.
 NODE_ENV = K8S_EVENT_IMAGE=$(IMAGE) K8S_EVENT_IMAGE_FILE=$(IMAGE_TAR) \

@@ -47,7 +47,7 @@ type Images struct {
 }
 
 // requiredPrograms are what the Makefile installs from Debian's packages.
-var requiredPrograms = []string{"containerd", "ctr", "runc", "nsenter", "ip", "iptables", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local"}
+var requiredPrograms = []string{"containerd", "ctr", "runc", "nsenter", "ip", "iptables", "sysctl", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local"}
 
 // nodeBinaries are what tools/build.sh node builds.
 var nodeBinaries = []string{"etcd", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubeadm"}

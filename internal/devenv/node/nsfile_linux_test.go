@@ -37,13 +37,9 @@ func TestHeldNamespaceKeepsNoThread(t *testing.T) {
 		if err := holdNewNamespace(kind.flag, kind.name, path, nil); err != nil {
 			t.Fatal(err)
 		}
-		var held unixStat
-		if err := statIno(path, &held); err != nil {
-			t.Fatal(err)
-		}
 		var in []string
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			in = threadsIn(t, held, kind.name)
+			in = threadsIn(path, kind.name)
 			if len(in) == 0 || time.Now().After(deadline) {
 				break
 			}
@@ -57,13 +53,11 @@ func TestHeldNamespaceKeepsNoThread(t *testing.T) {
 	}
 }
 
-// threadsIn lists the threads of this process in the namespace ns of the kind.
-func threadsIn(t *testing.T, ns unixStat, kind string) []string {
-	t.Helper()
+// threadsIn lists the threads of this process in the namespace the file path holds.
+func threadsIn(path, kind string) []string {
 	var in []string
 	for _, tid := range dirNames("/proc/self/task") {
-		var s unixStat
-		if statIno(filepath.Join("/proc/self/task", tid, "ns", kind), &s) == nil && s == ns {
+		if sameNS(path, filepath.Join("/proc/self/task", tid, "ns", kind)) {
 			in = append(in, tid)
 		}
 	}
